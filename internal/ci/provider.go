@@ -1,0 +1,30 @@
+// Package ci is the seam in front of CI systems: where settings come from
+// and where outputs, masks, the summary, log groups and warnings go. One
+// file per system; Detect picks one from the environment.
+package ci
+
+// Provider is one CI system (or the plain terminal).
+type Provider interface {
+	// Name is "github", "gitlab", "woodpecker", "drone" or "terminal".
+	Name() string
+	// Lookup returns a setting by its kebab-case name ("dry-run") from the
+	// place this CI puts it (INPUT_DRY-RUN, PLUGIN_DRY_RUN, REGSWEEP_DRY_RUN).
+	// An empty value counts as unset.
+	Lookup(name string) (string, bool)
+	// Default returns a value this CI supplies for a setting the user left
+	// unset (GitLab: repository <- CI_REGISTRY_IMAGE); ok=false for none.
+	Default(name string) (string, bool)
+	// Mask hides a secret from the CI log.
+	Mask(secret string)
+	// SetOutput records one output (name kebab-case, value may be multi-line).
+	SetOutput(name, value string) error
+	// Summary appends markdown to the job summary (or prints it).
+	Summary(markdown string) error
+	// Group and EndGroup fold log lines where the CI can.
+	Group(title string)
+	EndGroup()
+	// Infof, Warningf and Errorf write one log line at that level.
+	Infof(format string, args ...any)
+	Warningf(format string, args ...any)
+	Errorf(format string, args ...any)
+}

@@ -1,0 +1,115 @@
+package plan
+
+import (
+	"time"
+
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+// Policy is what the user asked for, already validated.
+type Policy struct {
+	Include         Matcher       // tags to delete (the `tags` input)
+	Exclude         Matcher       // tags never deleted (`exclude-tags`); may be nil
+	KeepLatest      int           // keep the newest N matching tags (0: off)
+	OlderThan       time.Duration // only images created before now-OlderThan (0: off)
+	DeleteReferrers bool          // delete signatures/attestations/SBOMs with their subject, and orphans
+	Untagged        bool          // also delete manifests nothing references (where listed)
+	// UntagWithPlaceholder allows the GitHub workaround for removing a tag
+	// that shares its version with a kept tag (off by default).
+	UntagWithPlaceholder bool
+}
+
+// Action is what happens to a tag or a manifest.
+type Action string
+
+const (
+	Delete Action = "delete" // the manifest is deleted (and every tag on it)
+	Untag  Action = "untag"  // only the tag is removed; the manifest stays
+	Keep   Action = "keep"
+)
+
+// Rule names the rule that decided; the summary shows it to the user.
+type Rule string
+
+const (
+	RuleNoMatch         Rule = "no-match"            // tag matched no `tags` pattern
+	RuleMatch           Rule = "match"               // matched and nothing objected
+	RuleExcluded        Rule = "exclude-tags"        // matched an exclude pattern
+	RuleKeepLatest      Rule = "keep-latest"         // among the newest N
+	RuleTooNew          Rule = "older-than"          // created after the cut-off
+	RuleAgeUnknown      Rule = "age-unknown"         // older-than set, creation time unknown
+	RuleSharedDigest    Rule = "shared-digest"       // manifest also named by a kept tag
+	RuleCannotUntag     Rule = "cannot-untag"        // shared digest, registry cannot untag
+	RuleChildOfKept     Rule = "child-of-kept-index" // referenced by a kept index
+	RuleSubjectKept     Rule = "referrer-of-kept"    // a referrer whose subject is kept
+	RuleReferrerOfDel   Rule = "referrer-of-deleted" // a referrer whose subject is deleted
+	RuleChildOfDeleted  Rule = "child-of-deleted"    // a child of a deleted index, referenced by nothing kept
+	RuleOrphanReferrer  Rule = "orphan-referrer"     // a referrer whose subject no longer exists
+	RuleUntagged        Rule = "untagged"            // nothing references it (`untagged`)
+	RuleUntaggedOff     Rule = "untagged-off"        // unreferenced, but `untagged` is off
+	RuleReferrersOff    Rule = "delete-referrers-off"
+	RuleUndeletable     Rule = "undeletable" // the backend said it cannot be deleted
+	RuleCannotDelete    Rule = "cannot-delete"
+	RuleReferencedByTag Rule = "tagged" // a manifest with a kept tag
+)
+
+// TagDecision is the decision for one tag in the repository.
+type TagDecision struct {
+	Tag     string `json:"tag"`
+	Digest  string `json:"digest"`
+	Matched bool   `json:"matched"` // matched `tags` (before exclude and other rules)
+	Action  Action `json:"action"`  // Delete: goes with its manifest; Untag; Keep
+	Rule    Rule   `json:"rule"`
+	Reason  string `json:"reason"` // one sentence for the summary
+}
+
+// ManifestDecision is the decision for one manifest.
+type ManifestDecision struct {
+	Digest  string     `json:"digest"`
+	Kind    graph.Kind `json:"kind"`
+	Tags    []string   `json:"tags,omitempty"`
+	Action  Action     `json:"action"` // Delete or Keep
+	Rule    Rule       `json:"rule"`
+	Reason  string     `json:"reason"`
+	Created time.Time  `json:"created,omitzero"`
+	// Phase orders deletions: every manifest is deleted in an earlier phase
+	// than anything it references (referrers before subjects, indexes before
+	// children), so an interrupted run leaves no dangling reference.
+	Phase int `json:"phase,omitempty"`
+}
+
+// OpKind is a registry operation.
+type OpKind string
+
+const (
+	OpUntag  OpKind = "untag"
+	OpDelete OpKind = "delete"
+)
+
+// Op is one registry operation the apply step performs.
+type Op struct {
+	Kind   OpKind `json:"kind"`
+	Digest string `json:"digest"`
+	Tag    string `json:"tag,omitempty"` // for OpUntag
+}
+
+// Plan is the whole decision, a plain value: printable, snapshot-testable,
+// property-testable, built without a network.
+type Plan struct {
+	Repository   string             `json:"repository"`
+	Backend      string             `json:"backend"`
+	Capabilities graph.Capabilities `json:"capabilities"`
+	Tags         []TagDecision      `json:"tags"`      // every tag, sorted by tag
+	Manifests    []ManifestDecision `json:"manifests"` // every manifest, sorted by digest
+	// Phases are run in order; the ops in one phase may run concurrently.
+	// Untags come in phase 0, before any manifest deletion.
+	Phases   [][]Op   `json:"phases"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Matcher matches whole tag names against the user's patterns.
+type Matcher interface {
+	Match(tag string) bool
+	// Patterns returns the patterns as the user wrote them.
+	Patterns() []string
+}

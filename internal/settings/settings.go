@@ -1,0 +1,40 @@
+// Package settings holds the one definition of every setting regsweep takes:
+// its kebab-case name, default, help text and validation. Every source (GitHub
+// INPUT_*, Woodpecker/Drone PLUGIN_*, REGSWEEP_*, command-line flags) feeds the
+// same definition; action.yml and the README's input table are checked
+// against it.
+package settings
+
+import (
+	"time"
+
+	"github.com/regsweep/regsweep/internal/plan"
+)
+
+// Settings are the validated settings of one run.
+type Settings struct {
+	Repositories []string // `repository`: one or more host[:port]/path (a trailing /* expands)
+	Tags         []string // `tags`
+	ExcludeTags  []string // `exclude-tags`
+	UseRegex     bool     // `use-regex`
+	DryRun       bool     // `dry-run`
+	Username     string   // `username`
+	Password     string   // `password` (masked)
+	GitHubToken  string   // `github-token` (masked)
+	MaxDeletions int      // `max-deletions` (0: no cap)
+	Concurrency  int      // `concurrency`
+	Insecure     bool     // `insecure`
+	KeepLatest   int      // `keep-latest`
+	OlderThan    time.Duration
+	// DeleteReferrers: `delete-referrers` (default true).
+	DeleteReferrers bool
+	Untagged        bool   // `untagged`
+	Backend         string // `backend`: auto, oci, github, dockerhub
+	// UntagWithPlaceholder: `ghcr-untag-workaround` (GitHub only).
+	UntagWithPlaceholder bool
+	JSON                 bool          // `json` (CLI: print outputs as JSON)
+	Timeout              time.Duration // `timeout` (0: none)
+
+	// Policy is built from the pattern and rule settings.
+	Policy plan.Policy
+}
