@@ -51,6 +51,11 @@ const (
 	RuleUndeletable     Rule = "undeletable" // the backend said it cannot be deleted
 	RuleCannotDelete    Rule = "cannot-delete"
 	RuleReferencedByTag Rule = "tagged" // a manifest with a kept tag
+	// RuleReferredByKept: a subject kept because a kept referrer points at it
+	// (with delete-referrers on, a signature is never left dangling).
+	RuleReferredByKept Rule = "subject-of-kept-referrer"
+	// RuleChanged: the last-moment re-check (Intersect) no longer agrees.
+	RuleChanged Rule = "changed-during-run"
 )
 
 // TagDecision is the decision for one tag in the repository.

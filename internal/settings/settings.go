@@ -37,4 +37,8 @@ type Settings struct {
 
 	// Policy is built from the pattern and rule settings.
 	Policy plan.Policy
+
+	// Sources says where each setting's value came from (by kebab name),
+	// for log lines such as "repository from CI_REGISTRY_IMAGE".
+	Sources map[string]Source
 }

@@ -1,0 +1,254 @@
+// Package app wires the pipeline: settings -> discover -> plan -> apply ->
+// report. main.go, the demo and the end-to-end tests all call Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/regsweep/regsweep/internal/apply"
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/ghpackages"
+	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/plan"
+	"github.com/regsweep/regsweep/internal/report"
+	"github.com/regsweep/regsweep/internal/settings"
+	"github.com/regsweep/regsweep/internal/transport"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // registry or network failure, or a run that stopped
+	ExitBadArgs = 2 // bad input: nothing was requested
+)
+
+// Env is everything Run takes from the process, so tests and the demo can
+// run it in-process the way the runner does.
+type Env struct {
+	Args     []string
+	Getenv   func(string) string
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Version  string
+	Revision string
+	// Now is the clock for age rules; nil means time.Now.
+	Now func() time.Time
+	// Base, if set, is the HTTP transport under regsweep's own (tests and the
+	// benchmark inject delays and faults here).
+	Base http.RoundTripper
+	// Stats, if set, receives the transport's counters when the run ends.
+	Stats func(transport.Stats)
+}
+
+// repoConcurrency bounds how many repositories are swept at once; requests
+// within them share one transport and its pacing.
+const repoConcurrency = 4
+
+// Run runs regsweep once and returns the process exit code.
+func Run(ctx context.Context, env Env) int {
+	start := time.Now()
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	p := ci.Detect(env.Getenv, env.Stdout, env.Stderr)
+
+	s, err := settings.Load(ctx, p, env.Args)
+	switch {
+	case errors.Is(err, settings.ErrHelp):
+		_, _ = io.WriteString(env.Stdout, settings.Usage())
+		return ExitOK
+	case errors.Is(err, settings.ErrVersion):
+		_, _ = fmt.Fprintf(env.Stdout, "regsweep %s (%s)\n", env.Version, env.Revision)
+		return ExitOK
+	case err != nil:
+		p.Errorf("%s", err)
+		return ExitBadArgs
+	}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+
+	r := &runner{env: env, p: p, s: s}
+	r.ts.newT = func(family string) *transport.Transport {
+		o := transport.Options{Base: env.Base, Insecure: s.Insecure}
+		if family == familyGitHub {
+			o.DeleteRate = ghpackages.DefaultDeleteRate
+		}
+		return transport.New(o)
+	}
+
+	repos, err := r.expand(ctx, s.Repositories)
+	if err != nil {
+		p.Errorf("%s", err)
+		return ExitFailure
+	}
+
+	rep := &report.Report{Version: env.Version, DryRun: s.DryRun}
+	rep.Repositories = make([]report.Repository, len(repos))
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	_ = gctx
+	g.SetLimit(repoConcurrency)
+	for i, repo := range repos {
+		g.Go(func() error {
+			rep.Repositories[i] = r.sweep(ctx, repo)
+			return nil
+		})
+	}
+	_ = g.Wait()
+
+	rep.Duration = time.Since(start)
+	rep.Stats = r.ts.stats()
+	if env.Stats != nil {
+		env.Stats(rep.Stats)
+	}
+	return r.finish(rep)
+}
+
+type runner struct {
+	env Env
+	p   ci.Provider
+	s   *settings.Settings
+	ts  transports
+}
+
+// sweep runs discover -> plan -> apply for one repository. It never returns
+// an error: everything that happened is in the returned record.
+func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
+	out := report.Repository{Name: repo}
+	b, err := r.backendFor(ctx, repo)
+	if err != nil {
+		out.Err = err
+		return out
+	}
+	out.Backend = b.Name()
+	pol := r.s.Policy
+	g, err := b.Discover(ctx, backend.DiscoverOptions{
+		Match:     candidate(pol),
+		Created:   pol.OlderThan > 0 || pol.KeepLatest > 0,
+		Referrers: pol.DeleteReferrers,
+		Untagged:  pol.Untagged,
+	})
+	if err != nil {
+		out.Err = fmt.Errorf("discover %s: %w", repo, err)
+		return out
+	}
+	out.Warnings = g.Warnings
+	now := r.env.Now()
+	pl := plan.Build(g, pol, now)
+	if pl.NeedsUntagProbe() {
+		tri, err := b.ProbeUntag(ctx)
+		if err != nil {
+			out.Err = fmt.Errorf("probe %s: %w", repo, err)
+			return out
+		}
+		g.Capabilities.Untag = tri
+		pl = plan.Build(g, pol, now)
+	}
+	out.Capabilities = g.Capabilities
+	out.Plan = pl
+
+	if n := len(pl.DeletedDigests()); r.s.MaxDeletions > 0 && n > r.s.MaxDeletions {
+		out.Err = fmt.Errorf("%s: the plan deletes %d manifests, more than max-deletions (%d); nothing was deleted: raise max-deletions or narrow tags", repo, n, r.s.MaxDeletions)
+		return out
+	}
+
+	opts := apply.Options{
+		Concurrency: r.s.Concurrency,
+		DryRun:      r.s.DryRun,
+		Waited:      func() time.Duration { return r.ts.stats().Waited },
+		Logf:        r.p.Infof,
+		Progress: func(done, total int, waited time.Duration) {
+			r.p.Infof("%s: %d/%d operations done (%s waiting on rate limits)", repo, done, total, waited.Round(time.Millisecond))
+		},
+		Recheck: func(ctx context.Context) (*plan.Plan, error) {
+			current, err := b.Relist(ctx, g.Tags)
+			if err != nil {
+				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
+			}
+			fresh := refresh(g, current)
+			return pl.Intersect(plan.Build(fresh, pol, now)), nil
+		},
+	}
+	out.Result = apply.Run(ctx, b, g, pl, opts)
+	return out
+}
+
+// refresh returns a copy of g whose tags are the current listing. Manifests
+// stay as discovered: a tag now naming a digest never seen becomes an
+// unknown manifest, which the plan keeps.
+func refresh(g *graph.Graph, current map[string]string) *graph.Graph {
+	fresh := graph.New(g.Repository, g.Backend, g.Capabilities)
+	fresh.Warnings = g.Warnings
+	for d, m := range g.Manifests {
+		c := *m
+		c.Tags = nil
+		fresh.Manifests[d] = &c
+	}
+	for t, d := range current {
+		fresh.SetTag(t, d)
+	}
+	fresh.Finish()
+	return fresh
+}
+
+// finish writes outputs, the summary and the terminal lines, and picks the
+// exit code. It runs even when the run was cancelled.
+func (r *runner) finish(rep *report.Report) int {
+	for _, o := range report.Outputs(rep) {
+		if err := r.p.SetOutput(o.Name, o.Value); err != nil {
+			r.p.Warningf("could not write output %s: %s", o.Name, err)
+		}
+	}
+	if err := r.p.Summary(report.Markdown(rep)); err != nil {
+		r.p.Warningf("could not write the job summary: %s", err)
+	}
+	code := ExitOK
+	for _, rp := range rep.Repositories {
+		if rp.Err != nil {
+			r.p.Errorf("%s", rp.Err)
+			code = ExitFailure
+		}
+		if rp.Result != nil && rp.Result.Stopped != nil {
+			r.p.Errorf("%s: stopped: %s", rp.Name, rp.Result.Stopped)
+			code = ExitFailure
+		}
+		if rp.Result != nil {
+			for _, rec := range rp.Result.Records {
+				if rec.Outcome == apply.Failed {
+					code = ExitFailure
+				}
+			}
+		}
+	}
+	for _, line := range strings.Split(strings.TrimRight(report.Text(rep), "\n"), "\n") {
+		if line != "" {
+			r.p.Infof("%s", line)
+		}
+	}
+	return code
+}
+
+// candidate reports whether a tag is one the policy might delete, so that
+// discovery reads expensive facts only for those.
+func candidate(pol plan.Policy) func(string) bool {
+	return func(tag string) bool {
+		if pol.Include == nil || !pol.Include.Match(tag) {
+			return false
+		}
+		return pol.Exclude == nil || !pol.Exclude.Match(tag)
+	}
+}

@@ -1,0 +1,553 @@
+// Package dockerhub is the Docker Hub backend. Hub refuses OCI digest
+// deletion; its own API lists tags (with the digest each names, so the plan
+// can keep shared digests safe) and deletes tags. A manifest goes when its
+// last tag goes: Capabilities.TagsOnly.
+//
+// Requests per run: 1 login (when credentials are given), ceil(tags/100)
+// to list, one DELETE per removed tag. 429 + X-Retry-After is honoured by
+// the shared transport; an expired token (401) is renewed once.
+//
+// Created times are tag_last_pushed (else last_updated): Hub does not
+// expose an image's own creation time without pulling its config.
+package dockerhub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/transport"
+)
+
+// DefaultBaseURL is the Hub API.
+const DefaultBaseURL = "https://hub.docker.com"
+
+const (
+	maxPageBytes  = 16 << 20
+	maxErrorBytes = 64 << 10
+	maxPages      = 10000
+)
+
+const (
+	forbiddenHint    = "the Docker Hub account may not delete tags here: use a personal access token with the Read, Write & Delete scope of an account that can administer the repository"
+	unauthorizedHint = "Docker Hub rejected the credentials: check `username` and `password` (a personal access token)"
+	noCredsHint      = "deleting on Docker Hub needs `username` and `password` (a personal access token)"
+)
+
+// Options configure the backend.
+type Options struct {
+	// Namespace is the user or org; "library" for official images.
+	Namespace string
+	// Repository is the repository name within the namespace.
+	Repository string
+	// Username and Password (a personal access token) log in; without them
+	// only public repositories can be listed and nothing deleted.
+	Username, Password string
+	// BaseURL is the Hub API (tests); default DefaultBaseURL.
+	BaseURL string
+	// Transport is shared with the rest of the run; nil creates one.
+	Transport *transport.Transport
+	// Insecure allows plain HTTP to a non-loopback BaseURL.
+	Insecure bool
+}
+
+// ParseRepository turns docker.io/ns/repo, index.docker.io/ns/repo,
+// ns/repo or repo (an official image: namespace "library") into namespace
+// and repository.
+func ParseRepository(ref string) (namespace, repo string, err error) {
+	parts := strings.Split(ref, "/")
+	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost") {
+		switch parts[0] {
+		case "docker.io", "index.docker.io", "registry-1.docker.io", "hub.docker.com":
+			parts = parts[1:]
+		default:
+			return "", "", fmt.Errorf("repository %q is not on Docker Hub", ref)
+		}
+	}
+	for _, p := range parts {
+		if p == "" {
+			return "", "", fmt.Errorf("repository %q: empty path element", ref)
+		}
+	}
+	switch len(parts) {
+	case 1:
+		return "library", parts[0], nil
+	case 2:
+		return parts[0], parts[1], nil
+	}
+	return "", "", fmt.Errorf("repository %q: Docker Hub repositories are namespace/name", ref)
+}
+
+// Backend implements backend.Backend for Docker Hub.
+type Backend struct {
+	opts   Options
+	client *http.Client
+	base   *url.URL
+
+	authMu sync.Mutex // one login at a time
+	mu     sync.Mutex
+	jwt    string
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New checks the options and logs in when credentials are given.
+func New(ctx context.Context, opts Options) (*Backend, error) {
+	if opts.Namespace == "" || opts.Repository == "" {
+		return nil, errors.New("dockerhub backend: namespace and repository are required")
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
+		return nil, fmt.Errorf("dockerhub backend: base URL %q is not an http(s) URL", opts.BaseURL)
+	}
+	base.RawQuery, base.Fragment, base.User = "", "", nil
+	if base.Scheme == "http" && !isLoopback(base.Host) && !opts.Insecure {
+		return nil, fmt.Errorf("dockerhub backend: refusing plain HTTP to %s (set `insecure` to allow)", base.Host)
+	}
+	t := opts.Transport
+	if t == nil {
+		t = transport.New(transport.Options{Insecure: opts.Insecure})
+	}
+	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: noCrossHostRedirect}, base: base}
+	if opts.Username != "" || opts.Password != "" {
+		if err := b.login(ctx, ""); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Name implements backend.Backend.
+func (b *Backend) Name() string { return "dockerhub" }
+
+func (b *Backend) repository() string {
+	return "docker.io/" + b.opts.Namespace + "/" + b.opts.Repository
+}
+
+func (b *Backend) capabilities() graph.Capabilities {
+	return graph.Capabilities{DeleteManifest: false, Untag: graph.Yes, TagsOnly: true, ListUntagged: false, Referrers: false}
+}
+
+func (b *Backend) endpoint(p string, q string) *url.URL {
+	u := *b.base
+	u.Path = strings.TrimRight(b.base.Path, "/") + p
+	u.RawQuery = q
+	return &u
+}
+
+// login gets a Hub JWT, unless another goroutine already replaced stale
+// since the caller saw it. POST /v2/auth/token first; /v2/users/login when
+// the newer endpoint is not there.
+func (b *Backend) login(ctx context.Context, stale string) error {
+	b.authMu.Lock()
+	defer b.authMu.Unlock()
+	b.mu.Lock()
+	cur := b.jwt
+	b.mu.Unlock()
+	if stale != "" && cur != stale {
+		return nil
+	}
+	if b.opts.Username == "" || b.opts.Password == "" {
+		return fmt.Errorf("dockerhub backend: %w: %s", backend.ErrUnauthorized, noCredsHint)
+	}
+	tries := []struct {
+		path string
+		body map[string]string
+	}{
+		{"/v2/auth/token", map[string]string{"identifier": b.opts.Username, "secret": b.opts.Password}},
+		{"/v2/users/login", map[string]string{"username": b.opts.Username, "password": b.opts.Password}},
+	}
+	for i, tr := range tries {
+		body, _ := json.Marshal(tr.body)
+		u := b.endpoint(tr.path, "")
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("dockerhub login: %w", b.scrub(err))
+		}
+		if (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && i == 0 {
+			_ = resp.Body.Close()
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			herr := b.httpError(resp)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+				return fmt.Errorf("dockerhub login: %w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
+			}
+			return fmt.Errorf("dockerhub login: %w", herr)
+		}
+		raw, err := transport.ReadLimited(resp.Body, maxErrorBytes)
+		_ = resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("dockerhub login: %w", err)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+			Token       string `json:"token"`
+		}
+		if err := json.Unmarshal(raw, &tok); err != nil {
+			return fmt.Errorf("dockerhub login: decode answer: %w", err)
+		}
+		jwt := tok.AccessToken
+		if jwt == "" {
+			jwt = tok.Token
+		}
+		if jwt == "" {
+			return errors.New("dockerhub login: no token in the answer")
+		}
+		b.mu.Lock()
+		b.jwt = jwt
+		b.mu.Unlock()
+		return nil
+	}
+	return errors.New("dockerhub login: no login endpoint answered")
+}
+
+// do sends an authenticated request; a 401 with a token renews the token
+// once and sends again (tokens expire mid-run).
+func (b *Backend) do(ctx context.Context, method string, u *url.URL) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		b.mu.Lock()
+		jwt := b.jwt
+		b.mu.Unlock()
+		if jwt != "" {
+			req.Header.Set("Authorization", "Bearer "+jwt)
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, redactURL(u), b.scrub(err))
+		}
+		if resp.StatusCode != http.StatusUnauthorized || jwt == "" || attempt > 0 {
+			return resp, nil
+		}
+		_ = resp.Body.Close()
+		if err := b.login(ctx, jwt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (b *Backend) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	b.mu.Lock()
+	jwt := b.jwt
+	b.mu.Unlock()
+	for _, sec := range []string{b.opts.Password, jwt} {
+		if sec != "" && strings.Contains(s, sec) {
+			return errors.New(sanitize(s, b.opts.Password, jwt))
+		}
+	}
+	return err
+}
+
+func (b *Backend) httpError(resp *http.Response) *backend.HTTPError {
+	e := &backend.HTTPError{Method: resp.Request.Method, URL: redactURL(resp.Request.URL), StatusCode: resp.StatusCode}
+	raw, _ := transport.ReadLimited(resp.Body, maxErrorBytes)
+	var body struct {
+		Message string `json:"message"`
+		Detail  string `json:"detail"`
+		Errinfo any    `json:"errinfo"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		msg := body.Message
+		if msg == "" {
+			msg = body.Detail
+		}
+		b.mu.Lock()
+		jwt := b.jwt
+		b.mu.Unlock()
+		e.Message = sanitize(msg, b.opts.Password, jwt)
+	}
+	return e
+}
+
+// classify wraps a failed answer with the sentinel it means.
+func (b *Backend) classify(resp *http.Response) error {
+	herr := b.httpError(resp)
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %w", backend.ErrNotFound, herr)
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
+	case http.StatusForbidden:
+		return fmt.Errorf("%w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("Docker Hub rate limit still exceeded after retries: %w", herr)
+	}
+	return herr
+}
+
+type hubTag struct {
+	Name          string    `json:"name"`
+	Digest        string    `json:"digest"`
+	MediaType     string    `json:"media_type"`
+	LastUpdated   time.Time `json:"last_updated"`
+	TagLastPushed time.Time `json:"tag_last_pushed"`
+	Images        []struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+		Digest       string `json:"digest"`
+	} `json:"images"`
+}
+
+// listTags lists every tag, following `next`.
+func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
+	ns, repo := url.PathEscape(b.opts.Namespace), url.PathEscape(b.opts.Repository)
+	u := b.endpoint("/v2/namespaces/"+ns+"/repositories/"+repo+"/tags", "page_size=100")
+	var all []hubTag
+	for page := 0; u != nil; page++ {
+		if page >= maxPages {
+			return nil, fmt.Errorf("list tags of %s: more than %d pages", b.repository(), maxPages)
+		}
+		resp, err := b.do(ctx, http.MethodGet, u)
+		if err != nil {
+			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			err := b.classify(resp)
+			_ = resp.Body.Close()
+			if errors.Is(err, backend.ErrNotFound) {
+				err = fmt.Errorf("repository not found, or private and the credentials cannot see it: %w", err)
+			}
+			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
+		}
+		raw, err := transport.ReadLimited(resp.Body, maxPageBytes)
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
+		}
+		var pg struct {
+			Next    *string  `json:"next"`
+			Results []hubTag `json:"results"`
+		}
+		if err := json.Unmarshal(raw, &pg); err != nil {
+			return nil, fmt.Errorf("list tags of %s: decode page %d: %w", b.repository(), page+1, err)
+		}
+		all = append(all, pg.Results...)
+		u = nil
+		if pg.Next != nil && *pg.Next != "" {
+			nu, err := url.Parse(*pg.Next)
+			if err != nil || !nu.IsAbs() || !sameOrigin(b.base, nu) {
+				return nil, fmt.Errorf("list tags of %s: refusing next page on another host", b.repository())
+			}
+			u = nu
+		}
+	}
+	return all, nil
+}
+
+// Discover implements backend.Backend.
+func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*graph.Graph, error) {
+	tags, err := b.listTags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g := graph.New(b.repository(), b.Name(), b.capabilities())
+	for _, t := range tags {
+		if !strings.HasPrefix(t.Digest, "sha256:") {
+			// Without a digest, shared-digest safety cannot be checked: the
+			// tag stays out of the graph and is never deleted.
+			g.Warnings = append(g.Warnings, fmt.Sprintf("tag %q has no digest on Docker Hub; left alone", sanitize(t.Name)))
+			continue
+		}
+		g.SetTag(t.Name, t.Digest)
+		m := g.Manifest(t.Digest)
+		created := t.TagLastPushed
+		if created.IsZero() {
+			created = t.LastUpdated
+		}
+		// Several tags on one digest: the latest push is the safer age.
+		if created.After(m.Created) {
+			m.Created = created
+		}
+		if t.MediaType != "" {
+			m.MediaType = t.MediaType
+		}
+		index := strings.Contains(t.MediaType, "index") || strings.Contains(t.MediaType, "manifest.list") || len(t.Images) > 1
+		if subject, ok := cosignSubject(t.Name); ok {
+			m.Kind, m.Subject = graph.KindReferrer, subject
+		} else if index {
+			m.Kind = graph.KindIndex
+		} else if m.Kind == graph.KindUnknown {
+			m.Kind = graph.KindImage
+		}
+		if index && len(m.Children) == 0 {
+			for _, im := range t.Images {
+				if !strings.HasPrefix(im.Digest, "sha256:") || im.Digest == t.Digest {
+					continue
+				}
+				m.Children = append(m.Children, im.Digest)
+				c := g.Manifest(im.Digest)
+				if c.Kind == graph.KindUnknown {
+					c.Kind = graph.KindImage
+				}
+				if im.OS != "" {
+					c.Platform = im.OS + "/" + im.Architecture
+					if im.Variant != "" {
+						c.Platform += "/" + im.Variant
+					}
+				}
+			}
+		}
+	}
+	g.Finish()
+	return g, nil
+}
+
+// cosignSubject recognises sha256-<hex>[.sig|.att|.sbom] tags.
+func cosignSubject(tag string) (string, bool) {
+	rest, ok := strings.CutPrefix(tag, "sha256-")
+	if !ok {
+		return "", false
+	}
+	hex, suffix, _ := strings.Cut(rest, ".")
+	if len(hex) != 64 || strings.Trim(hex, "0123456789abcdef") != "" {
+		return "", false
+	}
+	switch suffix {
+	case "", "sig", "att", "sbom":
+		return "sha256:" + hex, true
+	}
+	return "", false
+}
+
+// ProbeUntag implements backend.Backend: the Hub API deletes tags.
+func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) { return graph.Yes, nil }
+
+// Relist implements backend.Backend: the listing carries every digest.
+func (b *Backend) Relist(ctx context.Context, known map[string]string) (map[string]string, error) {
+	tags, err := b.listTags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		if strings.HasPrefix(t.Digest, "sha256:") {
+			out[t.Name] = t.Digest
+		}
+	}
+	return out, nil
+}
+
+// Untag implements backend.Backend: DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/.
+func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) error {
+	if b.opts.Username == "" || b.opts.Password == "" {
+		return fmt.Errorf("untag %s: %w: %s", tag, backend.ErrUnauthorized, noCredsHint)
+	}
+	u := b.endpoint("/v2/repositories/"+url.PathEscape(b.opts.Namespace)+"/"+url.PathEscape(b.opts.Repository)+"/tags/"+url.PathEscape(tag)+"/", "")
+	resp, err := b.do(ctx, http.MethodDelete, u)
+	if err != nil {
+		return fmt.Errorf("untag %s: %w", tag, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted {
+		return nil
+	}
+	return fmt.Errorf("untag %s: %w", tag, b.classify(resp))
+}
+
+// DeleteManifest implements backend.Backend the only way Hub allows:
+// deleting every tag on the manifest (TagsOnly). Tags already gone count
+// as done; when all were gone the manifest is ErrNotFound.
+func (b *Backend) DeleteManifest(ctx context.Context, m *graph.Manifest) error {
+	if len(m.Tags) == 0 {
+		return fmt.Errorf("delete %s: Docker Hub deletes tags, and no tag names it: %w", m.Digest, backend.ErrUnsupported)
+	}
+	gone := 0
+	for _, t := range m.Tags {
+		err := b.Untag(ctx, t, m)
+		switch {
+		case err == nil:
+		case errors.Is(err, backend.ErrNotFound):
+			gone++
+		default:
+			return fmt.Errorf("delete %s: %w", m.Digest, err)
+		}
+	}
+	if gone == len(m.Tags) {
+		return fmt.Errorf("delete %s: every tag already gone: %w", m.Digest, backend.ErrNotFound)
+	}
+	return nil
+}
+
+// --- small helpers --------------------------------------------------------
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.Fragment = nil, "", ""
+	return c.String()
+}
+
+// sanitize makes a server string safe to show: one line, bounded, secrets
+// removed.
+func sanitize(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
+}
+
+func isLoopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func noCrossHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("too many redirects")
+	}
+	if !sameOrigin(via[0].URL, req.URL) {
+		return fmt.Errorf("refusing redirect to another host %s", req.URL.Host)
+	}
+	return nil
+}

@@ -1,0 +1,495 @@
+// Package ghpackages is the GitHub Packages backend: ghcr.io (and GitHub
+// Enterprise Server container registries) refuse OCI manifest deletion, so
+// versions are listed and deleted through the Packages REST API, while
+// manifests are read through the registry's OCI API with the same token to
+// learn which untagged versions are children of a multi-arch index.
+//
+// Requests per run: 1 (org package) or 2 (user package) to find the owner
+// kind, ceil(versions/100) to list, one GET per tagged manifest (plus one
+// token exchange) to find index children, one DELETE per deleted version.
+package ghpackages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/transport"
+)
+
+// DefaultAPIURL is the GitHub REST API of github.com (GITHUB_API_URL).
+const DefaultAPIURL = "https://api.github.com"
+
+// DefaultDeleteRate paces DELETEs under GitHub's secondary rate limit: about
+// 900 points per minute for REST, a DELETE costing 5 points, gives 180
+// DELETE/min = 3/s.
+const DefaultDeleteRate = 3.0
+
+// The fix for a permission failure, as one sentence.
+const forbiddenHint = "the token may not delete this package: give GITHUB_TOKEN `permissions: packages: write` and the repository the Admin role in the package's \"Manage Actions access\", or use a classic token with `delete:packages`"
+
+const unauthorizedHint = "the GitHub token was rejected: pass a valid token in `github-token`"
+
+// Options configure the backend.
+type Options struct {
+	// Registry is the container registry host: ghcr.io or a GHES container host.
+	Registry string
+	// Owner is the org or user owning the package.
+	Owner string
+	// Package is the package name; may contain "/" (team/app).
+	Package string
+	// Token is a GitHub token (GITHUB_TOKEN or a PAT).
+	Token string
+	// APIURL is the REST API base (GITHUB_API_URL); default DefaultAPIURL.
+	APIURL string
+	// Transport is shared with the rest of the run; nil creates one paced
+	// at DeleteRate.
+	Transport *transport.Transport
+	// DeleteRate (per second) is used only when Transport is nil; 0 means
+	// DefaultDeleteRate, negative means no pacing.
+	DeleteRate float64
+	// Concurrency bounds concurrent manifest reads (default 8).
+	Concurrency int
+	// RegistryScheme is "https" (default) or "http" (loopback tests).
+	RegistryScheme string
+	// Insecure allows plain HTTP to non-loopback hosts.
+	Insecure bool
+	// UntagWithPlaceholder enables the untag workaround: point the tag at a
+	// tiny placeholder manifest, then delete the placeholder's version.
+	UntagWithPlaceholder bool
+}
+
+// ParseRepository splits host/owner/package (host/owner/team/package gives
+// package "team/package").
+func ParseRepository(repo string) (host, owner, pkg string, err error) {
+	parts := strings.Split(repo, "/")
+	if len(parts) < 3 {
+		return "", "", "", fmt.Errorf("repository %q: want host/owner/package", repo)
+	}
+	for _, p := range parts {
+		if p == "" {
+			return "", "", "", fmt.Errorf("repository %q: empty path element", repo)
+		}
+	}
+	return parts[0], parts[1], strings.Join(parts[2:], "/"), nil
+}
+
+// Backend implements backend.Backend for GitHub Packages.
+type Backend struct {
+	opts    Options
+	client  *http.Client
+	api     *url.URL
+	pkgPath string // /{orgs|users}/{owner}/packages/container/{pkg%2F...}, escaped
+	reg     *registry
+
+	mu  sync.Mutex
+	ids map[string]string // digest -> version id, from the last listing
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New checks the options and finds whether the owner is an org or a user
+// (GET /orgs/{owner}/packages/container/{pkg}, then /users/...: one request
+// for an org, two for a user).
+func New(ctx context.Context, opts Options) (*Backend, error) {
+	if opts.Owner == "" || opts.Package == "" || opts.Registry == "" {
+		return nil, errors.New("github backend: registry, owner and package are required")
+	}
+	if opts.Token == "" {
+		return nil, errors.New("github backend: no token: pass `github-token` (default `${{ github.token }}`)")
+	}
+	if opts.APIURL == "" {
+		opts.APIURL = DefaultAPIURL
+	}
+	if opts.RegistryScheme == "" {
+		opts.RegistryScheme = "https"
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	api, err := url.Parse(strings.TrimRight(opts.APIURL, "/"))
+	if err != nil || (api.Scheme != "https" && api.Scheme != "http") || api.Host == "" {
+		return nil, fmt.Errorf("github backend: API URL %q is not an http(s) URL", opts.APIURL)
+	}
+	api.RawQuery, api.Fragment, api.User = "", "", nil
+	if api.Scheme == "http" && !isLoopback(api.Host) && !opts.Insecure {
+		return nil, fmt.Errorf("github backend: refusing to send the token over plain HTTP to %s (set `insecure` to allow)", api.Host)
+	}
+	if opts.RegistryScheme != "https" && opts.RegistryScheme != "http" {
+		return nil, fmt.Errorf("github backend: registry scheme %q", opts.RegistryScheme)
+	}
+	if opts.RegistryScheme == "http" && !isLoopback(opts.Registry) && !opts.Insecure {
+		return nil, fmt.Errorf("github backend: refusing plain HTTP to registry %s (set `insecure` to allow)", opts.Registry)
+	}
+	t := opts.Transport
+	if t == nil {
+		rate := opts.DeleteRate
+		if rate == 0 {
+			rate = DefaultDeleteRate
+		}
+		t = transport.New(transport.Options{DeleteRate: max(rate, 0), Insecure: opts.Insecure})
+	}
+	client := &http.Client{Transport: t, CheckRedirect: noCrossHostRedirect}
+	b := &Backend{opts: opts, client: client, api: api, ids: map[string]string{}}
+	b.reg = &registry{
+		client: client,
+		base:   &url.URL{Scheme: opts.RegistryScheme, Host: opts.Registry},
+		name:   strings.ToLower(opts.Owner + "/" + opts.Package),
+		token:  opts.Token,
+		tokens: map[string]string{},
+	}
+	if err := b.findOwner(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Name implements backend.Backend.
+func (b *Backend) Name() string { return "github" }
+
+func (b *Backend) repository() string {
+	return b.opts.Registry + "/" + b.opts.Owner + "/" + b.opts.Package
+}
+
+func (b *Backend) capabilities() graph.Capabilities {
+	untag := graph.No
+	if b.opts.UntagWithPlaceholder {
+		untag = graph.Yes
+	}
+	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false}
+}
+
+// apiRequest sends one authenticated REST request to an absolute URL.
+func (b *Backend) apiRequest(ctx context.Context, method string, u *url.URL) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.opts.Token)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, redactURL(u), b.scrub(err))
+	}
+	return resp, nil
+}
+
+// scrub removes the token from an error that may quote a request.
+func (b *Backend) scrub(err error) error {
+	if err == nil || !strings.Contains(err.Error(), b.opts.Token) {
+		return err
+	}
+	return errors.New(sanitize(err.Error(), b.opts.Token))
+}
+
+func (b *Backend) apiURL(escapedPath, rawQuery string) *url.URL {
+	u := *b.api
+	u.Path = strings.TrimRight(b.api.Path, "/") + mustUnescape(escapedPath)
+	u.RawPath = strings.TrimRight(b.api.EscapedPath(), "/") + escapedPath
+	u.RawQuery = rawQuery
+	return &u
+}
+
+func mustUnescape(p string) string {
+	s, err := url.PathUnescape(p)
+	if err != nil {
+		return p
+	}
+	return s
+}
+
+func (b *Backend) findOwner(ctx context.Context) error {
+	pkg := url.PathEscape(b.opts.Package) // "team/app" -> "team%2Fapp"
+	var last error
+	for _, kind := range []string{"orgs", "users"} {
+		p := "/" + kind + "/" + url.PathEscape(b.opts.Owner) + "/packages/container/" + pkg
+		resp, err := b.apiRequest(ctx, http.MethodGet, b.apiURL(p, ""))
+		if err != nil {
+			return fmt.Errorf("github backend: find package %s: %w", b.repository(), err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			_ = resp.Body.Close()
+			b.pkgPath = p
+			return nil
+		}
+		herr := httpError(resp, b.opts.Token)
+		_ = resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			last = herr
+			continue
+		case http.StatusUnauthorized:
+			return fmt.Errorf("github backend: %w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
+		case http.StatusForbidden:
+			if !rateLimited(resp, herr.Message) {
+				return fmt.Errorf("github backend: %w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
+			}
+		}
+		return fmt.Errorf("github backend: find package %s: %w", b.repository(), herr)
+	}
+	return fmt.Errorf("github backend: package %s not found as an org or a user package, or the token cannot see it: %w", b.repository(), last)
+}
+
+type apiVersion struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	Metadata  struct {
+		Container struct {
+			Tags []string `json:"tags"`
+		} `json:"container"`
+	} `json:"metadata"`
+}
+
+// listVersions lists every active version, following Link rel="next".
+func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
+	u := b.apiURL(b.pkgPath+"/versions", "per_page=100&state=active")
+	var all []apiVersion
+	for page := 0; u != nil; page++ {
+		if page >= maxPages {
+			return nil, fmt.Errorf("list versions of %s: more than %d pages", b.repository(), maxPages)
+		}
+		resp, err := b.apiRequest(ctx, http.MethodGet, u)
+		if err != nil {
+			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			err := b.classify(resp)
+			_ = resp.Body.Close()
+			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
+		}
+		body, err := readBody(resp.Body, maxPageBytes)
+		link := resp.Header.Get("Link")
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
+		}
+		var vs []apiVersion
+		if err := json.Unmarshal(body, &vs); err != nil {
+			return nil, fmt.Errorf("list versions of %s: decode page %d: %w", b.repository(), page+1, err)
+		}
+		all = append(all, vs...)
+		u = nil
+		if next := nextLink(link); next != "" {
+			nu, err := url.Parse(next)
+			if err != nil {
+				return nil, fmt.Errorf("list versions of %s: bad Link header", b.repository())
+			}
+			if !nu.IsAbs() || !sameOrigin(b.api, nu) {
+				return nil, fmt.Errorf("list versions of %s: refusing pagination link to another host %q", b.repository(), nu.Host)
+			}
+			u = nu
+		}
+	}
+	b.mu.Lock()
+	b.ids = make(map[string]string, len(all))
+	for _, v := range all {
+		b.ids[v.Name] = strconv.FormatInt(v.ID, 10)
+	}
+	b.mu.Unlock()
+	return all, nil
+}
+
+// classify wraps a failed API answer with the sentinel it means.
+func (b *Backend) classify(resp *http.Response) error {
+	herr := httpError(resp, b.opts.Token)
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %w", backend.ErrNotFound, herr)
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
+	case http.StatusForbidden, http.StatusTooManyRequests:
+		if rateLimited(resp, herr.Message) {
+			// The transport already waited and retried; this is what is left.
+			return fmt.Errorf("GitHub rate limit still exceeded after retries: %w", herr)
+		}
+		return fmt.Errorf("%w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		if strings.Contains(herr.Message, "5000 downloads") || strings.Contains(strings.ToLower(herr.Message), "public") {
+			return fmt.Errorf("%w: public version with more than 5000 downloads cannot be deleted: %w", backend.ErrRefused, herr)
+		}
+	}
+	return herr
+}
+
+// Discover implements backend.Backend.
+func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*graph.Graph, error) {
+	vs, err := b.listVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g := graph.New(b.repository(), b.Name(), b.capabilities())
+	matched := false
+	var tagged []string
+	for _, v := range vs {
+		if !strings.HasPrefix(v.Name, "sha256:") {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("version %d has no digest name; skipped", v.ID))
+			continue
+		}
+		m := g.Manifest(v.Name)
+		m.Listed = true
+		m.ID = strconv.FormatInt(v.ID, 10)
+		m.Created = v.CreatedAt
+		needsRead := false
+		for _, t := range v.Metadata.Container.Tags {
+			g.SetTag(t, v.Name)
+			if opts.Match == nil || opts.Match(t) {
+				matched = true
+			}
+			if subject, suffix, ok := cosignTag(t); ok {
+				m.Kind = graph.KindReferrer
+				m.Subject = subject
+				if suffix == "" { // referrers fallback tag: an index of referrers
+					needsRead = true
+				}
+			} else {
+				needsRead = true
+			}
+		}
+		if needsRead {
+			tagged = append(tagged, v.Name)
+		}
+	}
+	// Every tagged manifest is read, not only matching ones: the children of
+	// kept indexes are what must be protected from an untagged sweep. When
+	// nothing can be deleted, nothing is read.
+	if matched || opts.Untagged {
+		if err := b.readManifests(ctx, g, tagged); err != nil {
+			return nil, err
+		}
+	}
+	g.Finish()
+	return g, nil
+}
+
+// cosignTag recognises sha256-<hex>[.sig|.att|.sbom] tags.
+func cosignTag(tag string) (subject, suffix string, ok bool) {
+	rest, found := strings.CutPrefix(tag, "sha256-")
+	if !found {
+		return "", "", false
+	}
+	hex, suffix, _ := strings.Cut(rest, ".")
+	if len(hex) != 64 || strings.Trim(hex, "0123456789abcdef") != "" {
+		return "", "", false
+	}
+	switch suffix {
+	case "", "sig", "att", "sbom":
+		return "sha256:" + hex, suffix, true
+	}
+	return "", "", false
+}
+
+// Relist implements backend.Backend: the versions list gives every tag's
+// digest for free.
+func (b *Backend) Relist(ctx context.Context, known map[string]string) (map[string]string, error) {
+	vs, err := b.listVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, v := range vs {
+		for _, t := range v.Metadata.Container.Tags {
+			out[t] = v.Name
+		}
+	}
+	return out, nil
+}
+
+// ProbeUntag implements backend.Backend: GHCR cannot remove a tag; the
+// placeholder workaround can, when enabled.
+func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) {
+	return b.capabilities().Untag, nil
+}
+
+func (b *Backend) versionID(m *graph.Manifest) string {
+	if m.ID != "" {
+		return m.ID
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ids[m.Digest]
+}
+
+// DeleteManifest implements backend.Backend: DELETE .../versions/{id}.
+func (b *Backend) DeleteManifest(ctx context.Context, m *graph.Manifest) error {
+	id := b.versionID(m)
+	if id == "" {
+		return fmt.Errorf("delete %s: no package version lists it: %w", m.Digest, backend.ErrNotFound)
+	}
+	if err := b.deleteVersion(ctx, id); err != nil {
+		return fmt.Errorf("delete %s (version %s): %w", m.Digest, id, err)
+	}
+	return nil
+}
+
+func (b *Backend) deleteVersion(ctx context.Context, id string) error {
+	resp, err := b.apiRequest(ctx, http.MethodDelete, b.apiURL(b.pkgPath+"/versions/"+url.PathEscape(id), ""))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	return b.classify(resp)
+}
+
+// Untag implements backend.Backend. Without the placeholder workaround GHCR
+// cannot remove one tag of a version: ErrUnsupported.
+func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) error {
+	if !b.opts.UntagWithPlaceholder {
+		return fmt.Errorf("untag %s: GHCR cannot remove a tag from a version (enable `ghcr-untag-workaround`): %w", tag, backend.ErrUnsupported)
+	}
+	if err := b.untagWithPlaceholder(ctx, tag); err != nil {
+		return fmt.Errorf("untag %s: %w", tag, b.scrub(err))
+	}
+	return nil
+}
+
+// untagWithPlaceholder pushes a placeholder manifest unique to the tag onto
+// the tag (moving it off m's version), then deletes the placeholder version.
+func (b *Backend) untagWithPlaceholder(ctx context.Context, tag string) error {
+	digest, err := b.reg.pushPlaceholder(ctx, tag)
+	if err != nil {
+		return err
+	}
+	// The placeholder is the newest version: the first page finds it.
+	u := b.apiURL(b.pkgPath+"/versions", "per_page=20&state=active")
+	resp, err := b.apiRequest(ctx, http.MethodGet, u)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		err := b.classify(resp)
+		_ = resp.Body.Close()
+		return fmt.Errorf("find placeholder version: %w", err)
+	}
+	body, err := readBody(resp.Body, maxPageBytes)
+	_ = resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	var vs []apiVersion
+	if err := json.Unmarshal(body, &vs); err != nil {
+		return fmt.Errorf("find placeholder version: %w", err)
+	}
+	for _, v := range vs {
+		if v.Name == digest {
+			if err := b.deleteVersion(ctx, strconv.FormatInt(v.ID, 10)); err != nil && !errors.Is(err, backend.ErrNotFound) {
+				return fmt.Errorf("delete placeholder %s: %w", digest, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("placeholder %s pushed to the tag but not listed as a version; delete it by hand", digest)
+}

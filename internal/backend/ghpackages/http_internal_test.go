@@ -1,0 +1,71 @@
+package ghpackages
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestNextLink(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last"`, "https://api.github.com/x?page=2"},
+		{`<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=3>; rel="prev"`, ""},
+		{`<https://a/x?page=2>; rel="prev next"`, "https://a/x?page=2"},
+		{`<https://a/x?page=2>;rel=next`, "https://a/x?page=2"},
+		{`https://a/x?page=2; rel="next"`, ""},
+		{``, ""},
+		{`<`, ""},
+	}
+	for _, tt := range tests {
+		if got := nextLink(tt.in); got != tt.want {
+			t.Errorf("nextLink(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzNextLink(f *testing.F) {
+	f.Add(`<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last"`)
+	f.Add(`<>; rel=next`)
+	f.Fuzz(func(t *testing.T, h string) {
+		got := nextLink(h)
+		if got != "" && !strings.Contains(h, got) {
+			t.Fatalf("nextLink(%q) = %q, not part of the header", h, got)
+		}
+	})
+}
+
+func TestParseChallenge(t *testing.T) {
+	s, p := parseChallenge(`Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull"`)
+	if s != "Bearer" || p["realm"] != "https://ghcr.io/token" || p["service"] != "ghcr.io" || p["scope"] != "repository:a/b:pull" {
+		t.Errorf("got %q %v", s, p)
+	}
+}
+
+func FuzzParseChallenge(f *testing.F) {
+	f.Add(`Bearer realm="https://ghcr.io/token",service="ghcr.io"`)
+	f.Add(`Basic realm=x`)
+	f.Fuzz(func(t *testing.T, h string) { parseChallenge(h) })
+}
+
+func TestSameOrigin(t *testing.T) {
+	base, _ := url.Parse("https://api.github.com")
+	for in, want := range map[string]bool{
+		"https://api.github.com/x":  true,
+		"https://API.github.com/x":  true,
+		"http://api.github.com/x":   false,
+		"https://evil.com/x":        false,
+		"https://api.github.com:8/": false,
+	} {
+		u, _ := url.Parse(in)
+		if got := sameOrigin(base, u); got != want {
+			t.Errorf("sameOrigin(%s) = %v", in, got)
+		}
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	got := sanitize("bad\ntoken ghp_x\r\n"+strings.Repeat("a", 300), "ghp_x")
+	if strings.Contains(got, "ghp_x") || strings.ContainsAny(got, "\r\n") || len(got) > 210 {
+		t.Errorf("sanitize = %q", got)
+	}
+}

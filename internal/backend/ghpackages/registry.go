@@ -1,0 +1,399 @@
+package ghpackages
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+// Manifest media types; the Accept list is never empty so no registry
+// converts to schema1.
+const (
+	mediaOCIIndex    = "application/vnd.oci.image.index.v1+json"
+	mediaOCIManifest = "application/vnd.oci.image.manifest.v1+json"
+	mediaDockerList  = "application/vnd.docker.distribution.manifest.list.v2+json"
+	mediaDocker2     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaOCIEmpty    = "application/vnd.oci.empty.v1+json"
+)
+
+var acceptManifests = strings.Join([]string{mediaOCIIndex, mediaDockerList, mediaOCIManifest, mediaDocker2}, ", ")
+
+// registry is a minimal OCI client for the package's registry side: read
+// manifests, push the untag placeholder. It does the Bearer token exchange
+// itself with the GitHub token as password, only against the registry's own
+// host.
+type registry struct {
+	client *http.Client
+	base   *url.URL
+	name   string // owner/package, lower case
+	token  string // GitHub token
+
+	// exMu makes concurrent readers that all got 401 share one exchange.
+	exMu   sync.Mutex
+	mu     sync.Mutex
+	tokens map[string]string // scope -> registry bearer token
+}
+
+func (r *registry) url(p string) *url.URL {
+	u := *r.base
+	u.Path = "/v2/" + r.name + p
+	return &u
+}
+
+// do sends a request, exchanging the GitHub token for a registry token on a
+// 401 Bearer challenge and retrying once.
+func (r *registry) do(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte, push bool) (*http.Response, error) {
+	scope := "repository:" + r.name + ":pull"
+	if push {
+		scope += ",push"
+	}
+	for attempt := 0; ; attempt++ {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
+		r.mu.Lock()
+		tok := r.tokens[scope]
+		r.mu.Unlock()
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, redactURL(u), errors.New(sanitize(err.Error(), r.token)))
+		}
+		if resp.StatusCode != http.StatusUnauthorized || attempt > 0 {
+			return resp, nil
+		}
+		challenge := resp.Header.Get("WWW-Authenticate")
+		_ = resp.Body.Close()
+		r.exMu.Lock()
+		r.mu.Lock()
+		fresh := r.tokens[scope] != tok // another request exchanged meanwhile
+		r.mu.Unlock()
+		if !fresh {
+			err = r.exchange(ctx, challenge, scope)
+		}
+		r.exMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// exchange gets a registry token for scope from the challenge's realm.
+func (r *registry) exchange(ctx context.Context, challenge, scope string) error {
+	scheme, params := parseChallenge(challenge)
+	if !strings.EqualFold(scheme, "bearer") || params["realm"] == "" {
+		return fmt.Errorf("registry %s: %w: unexpected authentication challenge", r.base.Host, backend.ErrUnauthorized)
+	}
+	realm, err := url.Parse(params["realm"])
+	if err != nil || !sameOrigin(r.base, realm) {
+		// Credentials never follow a challenge to another host.
+		return fmt.Errorf("registry %s: refusing token realm on another host", r.base.Host)
+	}
+	q := realm.Query()
+	if params["service"] != "" {
+		q.Set("service", params["service"])
+	}
+	q.Set("scope", scope)
+	realm.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, realm.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth("token", r.token)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("registry token: %w", errors.New(sanitize(err.Error(), r.token)))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		herr := httpError(resp, r.token)
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return fmt.Errorf("registry token: %w: %s: %w", backend.ErrUnauthorized, "the registry rejected the GitHub token for reading "+r.name, herr)
+		}
+		return fmt.Errorf("registry token: %w", herr)
+	}
+	b, err := readBody(resp.Body, maxErrorBytes)
+	if err != nil {
+		return fmt.Errorf("registry token: %w", err)
+	}
+	var t struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return fmt.Errorf("registry token: decode: %w", err)
+	}
+	tok := t.Token
+	if tok == "" {
+		tok = t.AccessToken
+	}
+	if tok == "" {
+		return errors.New("registry token: empty token")
+	}
+	r.mu.Lock()
+	r.tokens[scope] = tok
+	r.mu.Unlock()
+	return nil
+}
+
+// parseChallenge parses `Bearer realm="...",service="...",scope="..."`.
+func parseChallenge(h string) (string, map[string]string) {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	params := map[string]string{}
+	for rest != "" {
+		rest = strings.TrimLeft(rest, " ,")
+		k, v, ok := strings.Cut(rest, "=")
+		if !ok {
+			break
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		if strings.HasPrefix(v, `"`) {
+			end := strings.Index(v[1:], `"`)
+			if end < 0 {
+				break
+			}
+			params[k] = v[1 : end+1]
+			rest = v[end+2:]
+		} else {
+			val, after, _ := strings.Cut(v, ",")
+			params[k] = strings.TrimSpace(val)
+			rest = after
+		}
+	}
+	return scheme, params
+}
+
+type descriptor struct {
+	MediaType string `json:"mediaType"`
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	Platform  *struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+	} `json:"platform,omitempty"`
+}
+
+type manifestBody struct {
+	MediaType    string       `json:"mediaType"`
+	ArtifactType string       `json:"artifactType"`
+	Manifests    []descriptor `json:"manifests"`
+	Config       *descriptor  `json:"config"`
+	Subject      *descriptor  `json:"subject"`
+}
+
+type readResult struct {
+	digest    string
+	mediaType string
+	body      manifestBody
+	missing   bool
+	mismatch  bool
+}
+
+// getManifest reads one manifest by digest and checks its digest.
+func (r *registry) getManifest(ctx context.Context, digest string) (readResult, error) {
+	res := readResult{digest: digest}
+	hdr := http.Header{"Accept": {acceptManifests}}
+	resp, err := r.do(ctx, http.MethodGet, r.url("/manifests/"+digest), hdr, nil, false)
+	if err != nil {
+		return res, fmt.Errorf("read manifest %s: %w", digest, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		res.missing = true
+		return res, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		herr := httpError(resp, r.token)
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return res, fmt.Errorf("read manifest %s: %w: %w", digest, backend.ErrUnauthorized, herr)
+		}
+		return res, fmt.Errorf("read manifest %s: %w", digest, herr)
+	}
+	b, err := readBody(resp.Body, maxManifestBytes)
+	if err != nil {
+		return res, fmt.Errorf("read manifest %s: %w", digest, err)
+	}
+	sum := sha256.Sum256(b)
+	if "sha256:"+hex.EncodeToString(sum[:]) != digest {
+		res.mismatch = true
+		return res, nil
+	}
+	if err := json.Unmarshal(b, &res.body); err != nil {
+		return res, fmt.Errorf("read manifest %s: decode: %w", digest, err)
+	}
+	res.mediaType = res.body.MediaType
+	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); res.mediaType == "" && ct != "" {
+		res.mediaType = strings.TrimSpace(ct)
+	}
+	return res, nil
+}
+
+func isIndex(mt string) bool { return mt == mediaOCIIndex || mt == mediaDockerList }
+
+// readManifests reads the given manifests with bounded concurrency and
+// records kinds, children, platforms and subjects in g.
+func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []string) error {
+	results := make([]readResult, len(digests))
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(b.opts.Concurrency)
+	for i, d := range digests {
+		eg.Go(func() error {
+			res, err := b.reg.getManifest(ctx, d)
+			results[i] = res
+			return err
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("discover %s: %w", b.repository(), err)
+	}
+	for _, res := range results {
+		m := g.Manifest(res.digest)
+		switch {
+		case res.missing:
+			g.Warnings = append(g.Warnings, fmt.Sprintf("manifest %s is listed as a version but the registry does not serve it", res.digest))
+			continue
+		case res.mismatch:
+			g.Warnings = append(g.Warnings, fmt.Sprintf("manifest %s: the registry served content with another digest; treated as unknown", res.digest))
+			continue
+		}
+		m.MediaType = res.mediaType
+		m.ArtifactType = res.body.ArtifactType
+		if res.body.Subject != nil && res.body.Subject.Digest != "" {
+			m.Kind = graph.KindReferrer
+			m.Subject = res.body.Subject.Digest
+		}
+		if isIndex(res.mediaType) {
+			if m.Kind != graph.KindReferrer {
+				m.Kind = graph.KindIndex
+			}
+			for _, c := range res.body.Manifests {
+				if !strings.HasPrefix(c.Digest, "sha256:") {
+					continue
+				}
+				m.Children = append(m.Children, c.Digest)
+				cm := g.Manifest(c.Digest)
+				if cm.MediaType == "" {
+					cm.MediaType = c.MediaType
+				}
+				if c.Platform != nil && c.Platform.OS != "" {
+					cm.Platform = c.Platform.OS + "/" + c.Platform.Architecture
+					if c.Platform.Variant != "" {
+						cm.Platform += "/" + c.Platform.Variant
+					}
+				}
+				if m.Kind == graph.KindReferrer && m.Subject != "" && cm.Kind == graph.KindUnknown {
+					// Children of a referrers fallback index are referrers of its subject.
+					cm.Kind, cm.Subject = graph.KindReferrer, m.Subject
+				} else if cm.Kind == graph.KindUnknown {
+					switch {
+					case isIndex(c.MediaType):
+						cm.Kind = graph.KindIndex
+					case c.MediaType == mediaOCIManifest || c.MediaType == mediaDocker2:
+						cm.Kind = graph.KindImage
+					}
+				}
+			}
+		} else if m.Kind == graph.KindUnknown && (res.mediaType == mediaOCIManifest || res.mediaType == mediaDocker2) {
+			m.Kind = graph.KindImage
+		}
+	}
+	return nil
+}
+
+// pushPlaceholder pushes an empty OCI artifact unique to tag onto tag and
+// returns its digest.
+func (r *registry) pushPlaceholder(ctx context.Context, tag string) (string, error) {
+	empty := []byte("{}")
+	sum := sha256.Sum256(empty)
+	emptyDigest := "sha256:" + hex.EncodeToString(sum[:])
+	if err := r.ensureBlob(ctx, emptyDigest, empty); err != nil {
+		return "", err
+	}
+	m := map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     mediaOCIManifest,
+		"artifactType":  "application/vnd.regsweep.placeholder",
+		"config":        map[string]any{"mediaType": mediaOCIEmpty, "digest": emptyDigest, "size": len(empty)},
+		"layers":        []any{map[string]any{"mediaType": mediaOCIEmpty, "digest": emptyDigest, "size": len(empty)}},
+		"annotations":   map[string]string{"org.regsweep.placeholder-for": tag},
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	ms := sha256.Sum256(body)
+	digest := "sha256:" + hex.EncodeToString(ms[:])
+	resp, err := r.do(ctx, http.MethodPut, r.url("/manifests/"+url.PathEscape(tag)), http.Header{"Content-Type": {mediaOCIManifest}}, body, true)
+	if err != nil {
+		return "", fmt.Errorf("push placeholder: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("push placeholder: %w", httpError(resp, r.token))
+	}
+	return digest, nil
+}
+
+func (r *registry) ensureBlob(ctx context.Context, digest string, data []byte) error {
+	resp, err := r.do(ctx, http.MethodHead, r.url("/blobs/"+digest), nil, nil, true)
+	if err != nil {
+		return fmt.Errorf("push placeholder blob: %w", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	resp, err = r.do(ctx, http.MethodPost, r.url("/blobs/uploads/"), nil, []byte{}, true)
+	if err != nil {
+		return fmt.Errorf("push placeholder blob: %w", err)
+	}
+	loc := resp.Header.Get("Location")
+	status := resp.StatusCode
+	if status != http.StatusAccepted {
+		herr := httpError(resp, r.token)
+		_ = resp.Body.Close()
+		return fmt.Errorf("push placeholder blob: %w", herr)
+	}
+	_ = resp.Body.Close()
+	lu, err := r.base.Parse(loc)
+	if err != nil || !sameOrigin(r.base, lu) {
+		return errors.New("push placeholder blob: upload location on another host")
+	}
+	q := lu.Query()
+	q.Set("digest", digest)
+	lu.RawQuery = q.Encode()
+	resp, err = r.do(ctx, http.MethodPut, lu, http.Header{"Content-Type": {"application/octet-stream"}}, data, true)
+	if err != nil {
+		return fmt.Errorf("push placeholder blob: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("push placeholder blob: %w", httpError(resp, r.token))
+	}
+	return nil
+}

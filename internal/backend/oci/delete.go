@@ -1,0 +1,141 @@
+package oci
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+const deleteDisabledHint = "the registry has deletion turned off; enable it with `storage.delete.enabled: true` in its config " +
+	"(or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it"
+
+// DeleteManifest implements backend.Backend: DELETE by digest, which takes
+// every tag on the manifest with it.
+func (b *Backend) DeleteManifest(ctx context.Context, m *graph.Manifest) error {
+	if !ValidDigest(m.Digest) {
+		return fmt.Errorf("delete %q: not a valid digest", clip(m.Digest))
+	}
+	err := b.deleteRef(ctx, m.Digest)
+	var he *backend.HTTPError
+	if errors.As(err, &he) && he.Code == "GOOGLE_MANIFEST_DANGLING_TAG" && len(m.Tags) > 0 {
+		// Artifact Registry refuses a digest delete while tags point at it:
+		// remove them first, then the digest.
+		for _, t := range m.Tags {
+			if uerr := b.Untag(ctx, t, m); uerr != nil && !errors.Is(uerr, backend.ErrNotFound) {
+				return fmt.Errorf("delete %s: remove tag %s first: %w", m.Digest, t, uerr)
+			}
+		}
+		err = b.deleteRef(ctx, m.Digest)
+	}
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", m.Digest, err)
+	}
+	return nil
+}
+
+// deleteRef sends DELETE /v2/<name>/manifests/<ref> and says what the
+// answer means.
+func (b *Backend) deleteRef(ctx context.Context, ref string) error {
+	u := b.url("manifests/" + ref)
+	resp, err := b.do(ctx, http.MethodDelete, u, "")
+	if err != nil {
+		return err
+	}
+	switch resp.StatusCode {
+	case http.StatusAccepted, http.StatusOK, http.StatusNoContent:
+		resp.Body.Close()
+		return nil
+	}
+	he := httpError(http.MethodDelete, u, resp)
+	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" {
+		return fmt.Errorf("%w (%s): %w", backend.ErrDeleteDisabled, deleteDisabledHint, he)
+	}
+	return classify(http.MethodDelete, he)
+}
+
+// Untag implements backend.Backend: DELETE by tag (OCI distribution spec
+// 1.1). Registries without it answer 400 DIGEST_INVALID (distribution 2.8)
+// or 405/UNSUPPORTED: ErrUnsupported, the tag stays.
+func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) error {
+	if !ValidTag(tag) {
+		return fmt.Errorf("untag %q: not a valid tag", clip(tag))
+	}
+	u := b.url("manifests/" + tag)
+	resp, err := b.do(ctx, http.MethodDelete, u, "")
+	if err != nil {
+		return fmt.Errorf("untag %s: %w", tag, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusAccepted, http.StatusOK, http.StatusNoContent:
+		resp.Body.Close()
+		return nil
+	}
+	he := httpError(http.MethodDelete, u, resp)
+	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" ||
+		(he.StatusCode == http.StatusBadRequest && he.Code == "DIGEST_INVALID") {
+		return fmt.Errorf("untag %s: %w: %w", tag, backend.ErrUnsupported, he)
+	}
+	return classify("untag "+tag, he)
+}
+
+// ProbeUntag implements backend.Backend. It asks to delete a tag that does
+// not exist: a random name, first checked with HEAD to be absent, so the
+// probe cannot remove anything. Measured answers to the DELETE:
+//   - distribution 3: 404 MANIFEST_UNKNOWN -> Yes (it untags real tags);
+//   - distribution 2.8: 400 DIGEST_INVALID -> No (only digests);
+//   - 405 or UNSUPPORTED -> No.
+func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) {
+	b.mu.Lock()
+	known := b.untag
+	b.mu.Unlock()
+	if known != graph.Unknown {
+		return known, nil
+	}
+	var rnd [16]byte
+	_, _ = rand.Read(rnd[:])
+	tag := "regsweep-probe-" + hex.EncodeToString(rnd[:])
+	u := b.url("manifests/" + tag)
+
+	resp, err := b.do(ctx, http.MethodHead, u, acceptManifests)
+	if err != nil {
+		return graph.Unknown, fmt.Errorf("probe tag deletion: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		// Anything but "no such tag" and we do not send a DELETE.
+		b.opts.Logf("probe tag deletion: HEAD of a random tag answered %d; not probing further", resp.StatusCode)
+		return graph.Unknown, nil
+	}
+
+	resp, err = b.do(ctx, http.MethodDelete, u, "")
+	if err != nil {
+		return graph.Unknown, fmt.Errorf("probe tag deletion: %w", err)
+	}
+	var got graph.Tri
+	switch resp.StatusCode {
+	case http.StatusNotFound, http.StatusAccepted, http.StatusOK, http.StatusNoContent:
+		resp.Body.Close()
+		got = graph.Yes
+	default:
+		he := httpError(http.MethodDelete, u, resp)
+		switch {
+		case he.StatusCode == http.StatusUnauthorized, he.StatusCode == http.StatusForbidden:
+			return graph.Unknown, classify("probe tag deletion", he)
+		case he.StatusCode == http.StatusMethodNotAllowed, he.Code == "UNSUPPORTED", he.Code == "DIGEST_INVALID":
+			got = graph.No
+		default:
+			b.opts.Logf("probe tag deletion: %v; assuming tags cannot be removed alone", he)
+			return graph.Unknown, nil
+		}
+	}
+	b.mu.Lock()
+	b.untag = got
+	b.mu.Unlock()
+	return got, nil
+}

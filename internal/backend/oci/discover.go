@@ -1,0 +1,785 @@
+package oci
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+// listTags lists every tag, following Link pagination, bounded in tags and
+// pages. Tags violating the OCI grammar are returned apart, never used.
+func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err error) {
+	u := b.url("tags/list?n=" + strconv.Itoa(pageSize))
+	seen := map[string]bool{}
+	// Enough pages for MaxTags at the smallest page a registry may choose,
+	// plus slack; a registry sending endless pages stops here.
+	maxPages := b.opts.MaxTags/10 + 10
+	for page := 0; ; page++ {
+		if page >= maxPages {
+			return nil, nil, fmt.Errorf("list tags of %s: more than %d pages; refusing to go on", b.repo.Name(), maxPages)
+		}
+		resp, err := b.do(ctx, http.MethodGet, u, "application/json")
+		if err != nil {
+			return nil, nil, fmt.Errorf("list tags: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			he := httpError(http.MethodGet, u, resp)
+			if he.StatusCode == http.StatusNotFound {
+				// NAME_UNKNOWN: the repository does not exist (or is empty
+				// on some registries): nothing to sweep.
+				return tags, invalid, nil
+			}
+			return nil, nil, classify("list tags", he)
+		}
+		link := resp.Header.Get("Link")
+		body, err := readBody(http.MethodGet, u, resp, maxListBody)
+		if err != nil {
+			return nil, nil, err
+		}
+		var tl struct {
+			Tags []string `json:"tags"`
+		}
+		if err := json.Unmarshal(body, &tl); err != nil {
+			return nil, nil, fmt.Errorf("list tags: %s: bad JSON: %w", sanitizeURL(u), err)
+		}
+		for _, t := range tl.Tags {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			if !ValidTag(t) {
+				invalid = append(invalid, t)
+				continue
+			}
+			tags = append(tags, t)
+		}
+		if len(tags)+len(invalid) > b.opts.MaxTags {
+			return nil, nil, fmt.Errorf("list tags of %s: more than %d tags; refusing to go on", b.repo.Name(), b.opts.MaxTags)
+		}
+		next, err := ParseLink(link)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list tags: %w", err)
+		}
+		if next == "" {
+			return tags, invalid, nil
+		}
+		if u, err = resolveNext(u, next); err != nil {
+			return nil, nil, fmt.Errorf("list tags: %w", err)
+		}
+	}
+}
+
+// resolved is what one HEAD (or GET) told about a tag.
+type resolved struct {
+	digest, mediaType string
+	body              []byte // set when a GET was needed
+}
+
+var errTagGone = errors.New("tag vanished")
+
+// resolveTag asks for a tag's digest with HEAD, falling back to GET when the
+// registry gives no (valid) Docker-Content-Digest.
+func (b *Backend) resolveTag(ctx context.Context, tag string) (resolved, error) {
+	u := b.url("manifests/" + tag)
+	resp, err := b.do(ctx, http.MethodHead, u, acceptManifests)
+	if err != nil {
+		return resolved{}, fmt.Errorf("resolve tag %s: %w", tag, err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return resolved{}, errTagGone
+	default:
+		return resolved{}, classify("resolve tag "+tag, &backend.HTTPError{Method: http.MethodHead, URL: sanitizeURL(u), StatusCode: resp.StatusCode})
+	}
+	mt := mediaTypeOf(resp.Header.Get("Content-Type"))
+	if d := resp.Header.Get("Docker-Content-Digest"); ValidDigest(d) {
+		return resolved{digest: d, mediaType: mt}, nil
+	}
+	r, err := b.getManifest(ctx, tag, "")
+	if errors.Is(err, backend.ErrNotFound) {
+		return resolved{}, errTagGone
+	}
+	return r, err
+}
+
+// getManifest GETs a manifest by tag or digest, bounded, and checks its
+// digest: against want when given, else against the header (when present)
+// and the body's own hash.
+func (b *Backend) getManifest(ctx context.Context, ref, want string) (resolved, error) {
+	u := b.url("manifests/" + ref)
+	resp, err := b.do(ctx, http.MethodGet, u, acceptManifests)
+	if err != nil {
+		return resolved{}, fmt.Errorf("get manifest %s: %w", ref, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resolved{}, classify("get manifest "+ref, httpError(http.MethodGet, u, resp))
+	}
+	mt := mediaTypeOf(resp.Header.Get("Content-Type"))
+	hdr := resp.Header.Get("Docker-Content-Digest")
+	body, err := readBody(http.MethodGet, u, resp, maxManifestBody)
+	if err != nil {
+		return resolved{}, err
+	}
+	d := want
+	if d == "" {
+		d = hdr
+	}
+	if d == "" || !ValidDigest(d) {
+		d = digestOf(sha256.New(), "sha256", body)
+	}
+	if got := digestOf(newHash(d), algo(d), body); got != d {
+		return resolved{}, fmt.Errorf("get manifest %s: registry says digest %s but the body hashes to %s", ref, clip(d), got)
+	}
+	var probe struct {
+		MediaType string `json:"mediaType"`
+	}
+	if mt == "" && json.Unmarshal(body, &probe) == nil {
+		mt = probe.MediaType
+	}
+	return resolved{digest: d, mediaType: mt, body: body}, nil
+}
+
+func algo(d string) string { return d[:strings.IndexByte(d, ':')] }
+
+func newHash(d string) hash.Hash {
+	if algo(d) == "sha512" {
+		return sha512.New()
+	}
+	return sha256.New()
+}
+
+func digestOf(h hash.Hash, alg string, body []byte) string {
+	h.Write(body)
+	return alg + ":" + hex.EncodeToString(h.Sum(nil))
+}
+
+func mediaTypeOf(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	return strings.TrimSpace(ct)
+}
+
+func kindOf(mt string) graph.Kind {
+	switch types.MediaType(mt) {
+	case types.OCIImageIndex, types.DockerManifestList:
+		return graph.KindIndex
+	case types.OCIManifestSchema1, types.DockerManifestSchema2:
+		return graph.KindImage
+	}
+	return graph.KindUnknown
+}
+
+func isIndex(mt string) bool { return kindOf(mt) == graph.KindIndex }
+
+// descriptor and manifestDoc are the parts of manifests we read.
+type descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	Digest       string            `json:"digest"`
+	ArtifactType string            `json:"artifactType"`
+	Annotations  map[string]string `json:"annotations"`
+	Platform     *struct {
+		OS           string `json:"os"`
+		Architecture string `json:"architecture"`
+		Variant      string `json:"variant"`
+	} `json:"platform"`
+}
+
+type manifestDoc struct {
+	MediaType    string            `json:"mediaType"`
+	ArtifactType string            `json:"artifactType"`
+	Config       descriptor        `json:"config"`
+	Manifests    []descriptor      `json:"manifests"`
+	Subject      *descriptor       `json:"subject"`
+	Annotations  map[string]string `json:"annotations"`
+}
+
+const createdAnnotation = "org.opencontainers.image.created"
+
+// Docker buildx stores attestations as index entries that name the image
+// they describe with these annotations.
+const (
+	buildxRefType   = "vnd.docker.reference.type"
+	buildxRefDigest = "vnd.docker.reference.digest"
+)
+
+// discovery holds one Discover's state; mu guards g.
+type discovery struct {
+	b    *Backend
+	opts backend.DiscoverOptions
+	mu   sync.Mutex
+	g    *graph.Graph
+	// bodies are manifest bodies already read (by a GET fallback), by digest.
+	bodies map[string][]byte
+}
+
+func (d *discovery) warn(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.g.Warnings = append(d.g.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (d *discovery) match(tag string) bool { return d.opts.Match == nil || d.opts.Match(tag) }
+
+// Discover implements backend.Backend.
+func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*graph.Graph, error) {
+	referrersAPI := false
+	if opts.Referrers {
+		ok, err := b.probeReferrers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		referrersAPI = ok
+	}
+	d := &discovery{b: b, opts: opts, g: graph.New(b.repo.Name(), b.Name(), b.caps(referrersAPI)), bodies: map[string][]byte{}}
+
+	tags, invalid, err := b.listTags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(invalid) > 0 {
+		d.g.Warnings = append(d.g.Warnings, invalidTagsWarning(invalid))
+	}
+	b.opts.Logf("%s: %d tags listed; resolving", b.repo.Name(), len(tags))
+
+	// 1. Every tag to its digest, concurrently.
+	if err := d.resolveAll(ctx, tags); err != nil {
+		return nil, err
+	}
+
+	// 2. Per distinct digest: bodies of indexes and referrer indexes, and of
+	// matching images when their creation time or subject is needed.
+	if err := d.readManifests(ctx); err != nil {
+		return nil, err
+	}
+
+	// 3. Referrers through the API, for matching manifests.
+	if referrersAPI {
+		if err := d.queryReferrers(ctx); err != nil {
+			return nil, err
+		}
+	}
+	d.markTagReferrers()
+	d.g.Finish()
+	return d.g, nil
+}
+
+func invalidTagsWarning(invalid []string) string {
+	sort.Strings(invalid)
+	shown := make([]string, 0, 3)
+	for i, t := range invalid {
+		if i == 3 {
+			break
+		}
+		shown = append(shown, strconv.Quote(clip(cleanText(t, 130))))
+	}
+	more := ""
+	if len(invalid) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(invalid)-len(shown))
+	}
+	return fmt.Sprintf("ignored %d tag name(s) that break the OCI tag grammar: %s%s", len(invalid), strings.Join(shown, ", "), more)
+}
+
+func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(d.b.opts.Concurrency)
+	for _, tag := range tags {
+		eg.Go(func() error {
+			r, err := d.b.resolveTag(ctx, tag)
+			if errors.Is(err, errTagGone) {
+				d.b.opts.Logf("tag %s disappeared while listing; skipped", tag)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			d.g.SetTag(tag, r.digest)
+			m := d.g.Manifest(r.digest)
+			if m.MediaType == "" {
+				m.MediaType = r.mediaType
+				m.Kind = kindOf(r.mediaType)
+			}
+			if r.body != nil {
+				d.bodies[r.digest] = r.body
+			}
+			return nil
+		})
+	}
+	return eg.Wait()
+}
+
+// subjectOfTag returns the subject digest a referrer tag names, and whether
+// the tag is the OCI fallback index (rather than a cosign tag).
+func subjectOfTag(tag string) (subject string, fallback, ok bool) {
+	if m := fallbackTagRe.FindStringSubmatch(tag); m != nil {
+		return "sha256:" + m[1], true, true
+	}
+	if m := cosignTagRe.FindStringSubmatch(tag); m != nil {
+		return "sha256:" + m[1], false, true
+	}
+	return "", false, false
+}
+
+// work is what step 2 must read for one digest.
+type work struct {
+	digest   string
+	fallback string // subject, when this is an OCI referrers fallback index
+	matched  bool   // some tag on it matches the policy
+}
+
+func (d *discovery) readManifests(ctx context.Context) error {
+	var jobs []work
+	d.mu.Lock()
+	byDigest := map[string]*work{}
+	for _, tag := range d.g.SortedTags() {
+		dg := d.g.Tags[tag]
+		w := byDigest[dg]
+		if w == nil {
+			w = &work{digest: dg}
+			byDigest[dg] = w
+		}
+		if d.match(tag) {
+			w.matched = true
+		}
+		if s, fb, ok := subjectOfTag(tag); ok && fb && isIndex(d.g.Manifests[dg].MediaType) {
+			w.fallback = s
+		}
+	}
+	for _, dg := range d.g.SortedDigests() {
+		if w := byDigest[dg]; w != nil {
+			jobs = append(jobs, *w)
+		}
+	}
+	d.mu.Unlock()
+
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(d.b.opts.Concurrency)
+	var childJobs []string // matching indexes whose times come from their children; guarded by d.mu
+	for _, w := range jobs {
+		d.mu.Lock()
+		mt := d.g.Manifests[w.digest].MediaType
+		d.mu.Unlock()
+		index := isIndex(mt)
+		needBody := index || (w.matched && d.opts.Created)
+		if !needBody {
+			continue
+		}
+		eg.Go(func() error {
+			doc, err := d.manifest(ctx, w.digest)
+			if errors.Is(err, backend.ErrNotFound) {
+				return nil // deleted since it was resolved
+			}
+			if err != nil {
+				return err
+			}
+			var created time.Time
+			if w.matched && d.opts.Created && !index {
+				if created, err = d.createdOf(ctx, doc); err != nil {
+					return err
+				}
+			}
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			m := d.g.Manifest(w.digest)
+			d.applyDoc(m, doc)
+			if !created.IsZero() {
+				m.Created = created
+			}
+			if w.fallback != "" {
+				d.applyFallback(m, w.fallback, doc)
+			} else if index && w.matched && d.opts.Created && m.Created.IsZero() {
+				childJobs = append(childJobs, w.digest)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	return d.indexTimes(ctx, childJobs)
+}
+
+// manifest returns a manifest's parsed body, reading it unless a GET
+// fallback already did.
+func (d *discovery) manifest(ctx context.Context, digest string) (*manifestDoc, error) {
+	d.mu.Lock()
+	body := d.bodies[digest]
+	d.mu.Unlock()
+	if body == nil {
+		r, err := d.b.getManifest(ctx, digest, digest)
+		if err != nil {
+			return nil, err
+		}
+		body = r.body
+	}
+	var doc manifestDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("manifest %s: bad JSON: %w", digest, err)
+	}
+	return &doc, nil
+}
+
+// applyDoc records what a manifest body says; d.mu is held.
+func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
+	if m.MediaType == "" {
+		m.MediaType = doc.MediaType
+		m.Kind = kindOf(doc.MediaType)
+	}
+	if doc.ArtifactType != "" {
+		m.ArtifactType = doc.ArtifactType
+	}
+	if doc.Subject != nil && ValidDigest(doc.Subject.Digest) {
+		m.Kind = graph.KindReferrer
+		m.Subject = doc.Subject.Digest
+	}
+	if t, ok := parseCreated(doc.Annotations[createdAnnotation]); ok && m.Created.IsZero() {
+		m.Created = t
+	}
+	if !isIndex(m.MediaType) {
+		return
+	}
+	m.Children = m.Children[:0]
+	for _, c := range doc.Manifests {
+		if !ValidDigest(c.Digest) {
+			d.g.Warnings = append(d.g.Warnings, fmt.Sprintf("index %s lists an invalid digest %q; ignored", m.Digest, clip(cleanText(c.Digest, 140))))
+			continue
+		}
+		m.Children = append(m.Children, c.Digest)
+		child := d.g.Manifest(c.Digest)
+		if child.MediaType == "" {
+			child.MediaType = c.MediaType
+			child.Kind = kindOf(c.MediaType)
+		}
+		if c.ArtifactType != "" {
+			child.ArtifactType = c.ArtifactType
+		}
+		if p := c.Platform; p != nil && child.Platform == "" && p.OS != "" && p.OS != "unknown" {
+			child.Platform = cleanText(p.OS+"/"+p.Architecture, 64)
+			if p.Variant != "" {
+				child.Platform += "/" + cleanText(p.Variant, 16)
+			}
+		}
+		if c.Annotations[buildxRefType] == "attestation-manifest" && ValidDigest(c.Annotations[buildxRefDigest]) {
+			child.Kind = graph.KindReferrer
+			child.Subject = c.Annotations[buildxRefDigest]
+		}
+	}
+}
+
+// applyFallback records an OCI referrers fallback index: it and every
+// descriptor it lists refer to subject. Its entries are deliberately not
+// Children: they live and die with the subject, not with this index.
+func (d *discovery) applyFallback(m *graph.Manifest, subject string, doc *manifestDoc) {
+	m.Kind = graph.KindReferrer
+	m.Subject = subject
+	m.Children = nil
+	for _, c := range doc.Manifests {
+		if !ValidDigest(c.Digest) {
+			continue
+		}
+		r := d.g.Manifest(c.Digest)
+		r.Kind = graph.KindReferrer
+		r.Subject = subject
+		if r.MediaType == "" {
+			r.MediaType = c.MediaType
+		}
+		if c.ArtifactType != "" {
+			r.ArtifactType = c.ArtifactType
+		}
+	}
+}
+
+// markTagReferrers marks cosign .sig/.att/.sbom tags' manifests as
+// referrers of the digest their tag names.
+func (d *discovery) markTagReferrers() {
+	for tag, dg := range d.g.Tags {
+		s, fb, ok := subjectOfTag(tag)
+		if !ok || fb {
+			continue
+		}
+		m := d.g.Manifest(dg)
+		if m.Subject == "" {
+			m.Kind = graph.KindReferrer
+			m.Subject = s
+		}
+	}
+}
+
+func parseCreated(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// createdOf is an image's creation time: the created annotation, else the
+// config blob's "created". Unknown (zero) is not an error.
+func (d *discovery) createdOf(ctx context.Context, doc *manifestDoc) (time.Time, error) {
+	if t, ok := parseCreated(doc.Annotations[createdAnnotation]); ok {
+		return t, nil
+	}
+	cfg := doc.Config.Digest
+	if !ValidDigest(cfg) {
+		return time.Time{}, nil
+	}
+	switch types.MediaType(doc.Config.MediaType) {
+	case types.OCIConfigJSON, types.DockerConfigJSON:
+	default:
+		return time.Time{}, nil // an artifact: its config says nothing about time
+	}
+	u := d.b.url("blobs/" + cfg)
+	resp, err := d.b.do(ctx, http.MethodGet, u, "")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read config %s: %w", cfg, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		he := httpError(http.MethodGet, u, resp)
+		if he.StatusCode == http.StatusNotFound {
+			return time.Time{}, nil
+		}
+		return time.Time{}, classify("read config "+cfg, he)
+	}
+	body, err := readBody(http.MethodGet, u, resp, maxConfigBody)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var c struct {
+		Created string `json:"created"`
+	}
+	if json.Unmarshal(body, &c) != nil {
+		return time.Time{}, nil
+	}
+	t, _ := parseCreated(c.Created)
+	return t, nil
+}
+
+// indexTimes gives each listed index without a created annotation its
+// children's times, and itself the newest of them.
+func (d *discovery) indexTimes(ctx context.Context, indexes []string) error {
+	if len(indexes) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var children []string
+	d.mu.Lock()
+	for _, ix := range indexes {
+		for _, c := range d.g.Manifests[ix].Children {
+			cm := d.g.Manifests[c]
+			if !seen[c] && cm.Kind == graph.KindImage && cm.Created.IsZero() {
+				seen[c] = true
+				children = append(children, c)
+			}
+		}
+	}
+	d.mu.Unlock()
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(d.b.opts.Concurrency)
+	for _, c := range children {
+		eg.Go(func() error {
+			doc, err := d.manifest(ectx, c)
+			if errors.Is(err, backend.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			t, err := d.createdOf(ectx, doc)
+			if err != nil {
+				return err
+			}
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			d.applyDoc(d.g.Manifest(c), doc)
+			if !t.IsZero() {
+				d.g.Manifests[c].Created = t
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ix := range indexes {
+		m := d.g.Manifests[ix]
+		for _, c := range m.Children {
+			if t := d.g.Manifests[c].Created; t.After(m.Created) {
+				m.Created = t
+			}
+		}
+	}
+	return nil
+}
+
+// probeReferrers asks the referrers API about a digest nothing has: a
+// registry that implements it answers 200 with an empty index.
+func (b *Backend) probeReferrers(ctx context.Context) (bool, error) {
+	u := b.url("referrers/sha256:" + strings.Repeat("0", 64))
+	resp, err := b.do(ctx, http.MethodGet, u, string(types.OCIImageIndex))
+	if err != nil {
+		return false, fmt.Errorf("probe referrers API: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return mediaTypeOf(resp.Header.Get("Content-Type")) == string(types.OCIImageIndex), nil
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return false, classify("probe referrers API", httpError(http.MethodGet, u, resp))
+	}
+	return false, nil
+}
+
+// queryReferrers asks the referrers API about every matching manifest and
+// the children of matching indexes.
+func (d *discovery) queryReferrers(ctx context.Context) error {
+	d.mu.Lock()
+	want := map[string]bool{}
+	for tag, dg := range d.g.Tags {
+		if !d.match(tag) {
+			continue
+		}
+		want[dg] = true
+		for _, c := range d.g.Manifests[dg].Children {
+			want[c] = true
+		}
+	}
+	d.mu.Unlock()
+	subjects := make([]string, 0, len(want))
+	for s := range want {
+		subjects = append(subjects, s)
+	}
+	sort.Strings(subjects)
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(d.b.opts.Concurrency)
+	for _, s := range subjects {
+		eg.Go(func() error {
+			descs, err := d.b.referrers(ctx, s)
+			if err != nil {
+				return err
+			}
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, r := range descs {
+				m := d.g.Manifest(r.Digest)
+				m.Kind = graph.KindReferrer
+				m.Subject = s
+				if m.MediaType == "" {
+					m.MediaType = r.MediaType
+				}
+				if r.ArtifactType != "" {
+					m.ArtifactType = r.ArtifactType
+				}
+			}
+			return nil
+		})
+	}
+	return eg.Wait()
+}
+
+// referrers lists the referrers of one subject, following pagination.
+func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, error) {
+	var out []descriptor
+	u := b.url("referrers/" + subject)
+	for page := 0; page < maxReferrerPages; page++ {
+		resp, err := b.do(ctx, http.MethodGet, u, string(types.OCIImageIndex))
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			resp.Body.Close()
+			return out, nil
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, classify("referrers of "+subject, httpError(http.MethodGet, u, resp))
+		}
+		link := resp.Header.Get("Link")
+		body, err := readBody(http.MethodGet, u, resp, maxManifestBody)
+		if err != nil {
+			return nil, err
+		}
+		var doc manifestDoc
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return nil, fmt.Errorf("referrers of %s: bad JSON: %w", subject, err)
+		}
+		for _, r := range doc.Manifests {
+			if ValidDigest(r.Digest) {
+				out = append(out, r)
+			}
+		}
+		next, err := ParseLink(link)
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+		}
+		if next == "" {
+			return out, nil
+		}
+		if u, err = resolveNext(u, next); err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+		}
+	}
+	return nil, fmt.Errorf("referrers of %s: more than %d pages; refusing to go on", subject, maxReferrerPages)
+}
+
+// Relist implements backend.Backend: tags still listed keep their known
+// digest; new ones are resolved.
+func (b *Backend) Relist(ctx context.Context, known map[string]string) (map[string]string, error) {
+	tags, _, err := b.listTags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(tags))
+	var mu sync.Mutex
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(b.opts.Concurrency)
+	for _, t := range tags {
+		if dg, ok := known[t]; ok {
+			mu.Lock()
+			out[t] = dg
+			mu.Unlock()
+			continue
+		}
+		eg.Go(func() error {
+			r, err := b.resolveTag(ectx, t)
+			if errors.Is(err, errTagGone) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out[t] = r.digest
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

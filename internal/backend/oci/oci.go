@@ -1,0 +1,278 @@
+// Package oci is the backend for registries that speak the OCI distribution
+// API (CNCF distribution 2.8 and 3, GitLab, Harbor, ECR, ACR, GAR, Quay).
+//
+// It uses go-containerregistry for reference parsing, credentials and the
+// authentication handshake (one ping, one token, shared by every request),
+// and issues the registry requests itself through one authenticated
+// http.Client so that it controls Accept headers, pagination, body bounds,
+// retries (the shared transport's, never stacked with another) and the
+// request count.
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/transport"
+)
+
+// Limits on what a registry can make us read.
+const (
+	DefaultMaxTags     = 1_000_000
+	DefaultConcurrency = 10
+	pageSize           = 1000 // distribution v3 clamps n to 1000
+	maxListBody        = 64 << 20
+	maxManifestBody    = 4 << 20 // distribution's own manifest limit
+	maxConfigBody      = 8 << 20
+	maxErrorBody       = 64 << 10
+	maxReferrerPages   = 100
+)
+
+// Media types the resolve asks for. Never empty: without them an old
+// registry converts to schema1 and answers a digest DELETE cannot use.
+var acceptManifests = strings.Join([]string{
+	string(types.OCIImageIndex),
+	string(types.OCIManifestSchema1),
+	string(types.DockerManifestList),
+	string(types.DockerManifestSchema2),
+}, ", ")
+
+var (
+	tagRe    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	digestRe = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
+	// Referrer tags: the OCI fallback index and cosign's tags.
+	fallbackTagRe = regexp.MustCompile(`^sha256-([a-f0-9]{64})$`)
+	cosignTagRe   = regexp.MustCompile(`^sha256-([a-f0-9]{64})\.(sig|att|sbom)$`)
+)
+
+// ValidTag reports whether s is a tag by the OCI grammar.
+func ValidTag(s string) bool { return tagRe.MatchString(s) }
+
+// ValidDigest reports whether s is a digest this backend will use in a URL.
+func ValidDigest(s string) bool { return digestRe.MatchString(s) }
+
+// Options configure the backend.
+type Options struct {
+	// Auth, if set, is used as is.
+	Auth authn.Authenticator
+	// Username and Password give basic credentials when Auth is nil.
+	Username, Password string
+	// Keychain is asked when neither Auth nor Username is set; nil means
+	// authn.DefaultKeychain (DOCKER_CONFIG or ~/.docker/config.json).
+	// Nothing found means anonymous.
+	Keychain authn.Keychain
+	// Insecure allows plain HTTP and unverified TLS for a non-loopback
+	// registry (loopback registries may use HTTP without it).
+	Insecure bool
+	// Concurrency bounds requests in flight (default 10).
+	Concurrency int
+	// Transport is the shared transport; nil means a new one.
+	Transport *transport.Transport
+	// Logf receives progress and diagnostic lines; nil discards them.
+	Logf func(format string, args ...any)
+	// MaxTags bounds how many tags are listed (default 1,000,000).
+	MaxTags int
+}
+
+// Backend is the OCI distribution API backend.
+type Backend struct {
+	repo   name.Repository
+	client *http.Client
+	base   *url.URL // https://host/v2/<name>/ (the scheme is fixed by the ping)
+	opts   Options
+
+	mu    sync.Mutex
+	untag graph.Tri
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// New parses repo ("host[:port]/path"), resolves credentials and does the
+// authentication handshake once; every later request shares its token.
+func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
+	var nopts []name.Option
+	if opts.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.NewRepository(repo, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %w", clip(repo), err)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.MaxTags <= 0 {
+		opts.MaxTags = DefaultMaxTags
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if opts.Transport == nil {
+		opts.Transport = transport.New(transport.Options{Insecure: opts.Insecure})
+	}
+	auth := opts.Auth
+	switch {
+	case auth != nil:
+	case opts.Username != "" || opts.Password != "":
+		auth = &authn.Basic{Username: opts.Username, Password: opts.Password}
+	default:
+		kc := opts.Keychain
+		if kc == nil {
+			kc = authn.DefaultKeychain
+		}
+		auth, err = kc.Resolve(r)
+		if err != nil {
+			opts.Logf("no credentials from the docker config for %s (%v); going on anonymously", r.RegistryStr(), err)
+			auth = authn.Anonymous
+		}
+	}
+	// One handshake: ping, then (for bearer) one token with pull, push and
+	// delete, refreshed by go-containerregistry on a 401 (token expiry).
+	rt, err := ggcrtransport.NewWithContext(ctx, r.Registry, auth, opts.Transport,
+		[]string{r.Scope(ggcrtransport.DeleteScope)})
+	if err != nil {
+		return nil, handshakeError(r, err)
+	}
+	base := &url.URL{Scheme: "https", Host: r.RegistryStr(), Path: "/v2/" + r.RepositoryStr() + "/"}
+	return &Backend{repo: r, client: transport.Client(rt), base: base, opts: opts}, nil
+}
+
+func handshakeError(r name.Repository, err error) error {
+	var te *ggcrtransport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("log in to %s: %w (check the username and password or token)", r.RegistryStr(), backend.ErrUnauthorized)
+		case http.StatusForbidden:
+			return fmt.Errorf("log in to %s: %w", r.RegistryStr(), backend.ErrForbidden)
+		}
+	}
+	return fmt.Errorf("connect to %s: %w", r.RegistryStr(), err)
+}
+
+// Name implements backend.Backend.
+func (b *Backend) Name() string { return "oci" }
+
+// Repository is the full repository name, host included.
+func (b *Backend) Repository() string { return b.repo.Name() }
+
+func (b *Backend) caps(referrers bool) graph.Capabilities {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return graph.Capabilities{DeleteManifest: true, Untag: b.untag, Referrers: referrers}
+}
+
+func (b *Backend) url(rel string) *url.URL {
+	u, _ := b.base.Parse(rel) // rel is built from validated parts
+	return u
+}
+
+// do sends one request; the caller closes the body.
+func (b *Backend) do(ctx context.Context, method string, u *url.URL, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, sanitizeURL(u), scrub(err))
+	}
+	return resp, nil
+}
+
+// scrub removes URLs with credentials from an error's text.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// url.Error prints the URL; ours carry no user info, and the
+		// message would repeat the method and URL we already print.
+		return ue.Err
+	}
+	return err
+}
+
+func sanitizeURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	c.Fragment = ""
+	return c.String()
+}
+
+type registryErrors struct {
+	Errors []struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+// httpError reads (bounded) and closes a failed answer's body.
+func httpError(method string, u *url.URL, resp *http.Response) *backend.HTTPError {
+	defer resp.Body.Close()
+	e := &backend.HTTPError{Method: method, URL: sanitizeURL(u), StatusCode: resp.StatusCode}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var re registryErrors
+	if json.Unmarshal(body, &re) == nil && len(re.Errors) > 0 {
+		e.Code = cleanText(re.Errors[0].Code, 64)
+		e.Message = cleanText(re.Errors[0].Message, 200)
+	} else if strings.Contains(string(body), "GOOGLE_MANIFEST_DANGLING_TAG") {
+		e.Code = "GOOGLE_MANIFEST_DANGLING_TAG"
+	}
+	return e
+}
+
+// cleanText keeps untrusted registry text printable and short.
+func cleanText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return strings.TrimSpace(s)
+}
+
+// classify wraps a failed answer with the sentinel that says what it means.
+func classify(op string, he *backend.HTTPError) error {
+	switch {
+	case he.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%s: %w: %w", op, backend.ErrUnauthorized, he)
+	case he.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("%s: %w: %w", op, backend.ErrForbidden, he)
+	case he.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("%s: %w: %w", op, backend.ErrNotFound, he)
+	}
+	return fmt.Errorf("%s: %w", op, he)
+}
+
+// readBody reads a success body, bounded, and closes it.
+func readBody(method string, u *url.URL, resp *http.Response, limit int64) ([]byte, error) {
+	defer resp.Body.Close()
+	b, err := transport.ReadLimited(resp.Body, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, sanitizeURL(u), err)
+	}
+	return b, nil
+}

@@ -1,0 +1,19 @@
+// Package ocitest2 runs the OCI backend scenarios against CNCF distribution 2.8.
+package ocitest2
+
+import (
+	"context"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/backend/oci/ocitest"
+	"github.com/regsweep/regsweep/internal/testregistry/dist2"
+)
+
+func TestDistribution28(t *testing.T) {
+	ocitest.Suite{Gen: ocitest.V28, Start: func(t *testing.T, o ocitest.StartOptions) ocitest.Registry {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := dist2.Start(ctx, dist2.Options{DeleteDisabled: o.DeleteDisabled, Wrap: o.Wrap})
+		t.Cleanup(func() { r.Close(); cancel() })
+		return ocitest.Registry{Host: r.Host, URL: r.Server.URL}
+	}}.Run(t)
+}

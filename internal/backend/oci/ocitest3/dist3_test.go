@@ -1,0 +1,19 @@
+// Package ocitest3 runs the OCI backend scenarios against CNCF distribution 3.
+package ocitest3
+
+import (
+	"context"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/backend/oci/ocitest"
+	"github.com/regsweep/regsweep/internal/testregistry/dist3"
+)
+
+func TestDistribution3(t *testing.T) {
+	ocitest.Suite{Gen: ocitest.V3, Start: func(t *testing.T, o ocitest.StartOptions) ocitest.Registry {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := dist3.Start(ctx, dist3.Options{DeleteDisabled: o.DeleteDisabled, Wrap: o.Wrap})
+		t.Cleanup(func() { r.Close(); cancel() })
+		return ocitest.Registry{Host: r.Host, URL: r.Server.URL}
+	}}.Run(t)
+}

@@ -1,0 +1,148 @@
+package ci
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+)
+
+// GitHub is the GitHub Actions runtime: inputs from INPUT_*, outputs to the
+// GITHUB_OUTPUT file, the job summary to GITHUB_STEP_SUMMARY, masks and log
+// groups as workflow commands on stdout.
+type GitHub struct {
+	env     func(string) string
+	stdout  io.Writer
+	gha     *githubactions.Action
+	outputs map[string]string
+}
+
+// NewGitHub returns the GitHub Actions provider. env is the environment
+// lookup (os.Getenv in production); workflow commands go to stdout, which is
+// where the runner reads them.
+func NewGitHub(env func(string) string, stdout, stderr io.Writer) *GitHub {
+	_ = stderr // the runner reads commands from stdout only; keep one ordered log
+	w := quietWriter{stdout}
+	return &GitHub{
+		env:     env,
+		stdout:  w,
+		gha:     githubactions.New(githubactions.WithGetenv(env), githubactions.WithWriter(w)),
+		outputs: map[string]string{},
+	}
+}
+
+// Name implements Provider.
+func (g *GitHub) Name() string { return "github" }
+
+// Lookup reads INPUT_<NAME> with the name upper-cased and dashes kept, as the
+// runner sets it ("INPUT_DRY-RUN"), then the underscore form ("INPUT_DRY_RUN")
+// that `env:` blocks and other runners use.
+func (g *GitHub) Lookup(name string) (string, bool) {
+	up := strings.ToUpper(name)
+	for _, k := range []string{"INPUT_" + up, "INPUT_" + strings.ReplaceAll(up, "-", "_")} {
+		if v := g.env(k); v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Default supplies github-token from GITHUB_TOKEN when a workflow passes it
+// through env; everything else has no GitHub default (the repository is
+// always named: guessing it could sweep the wrong package).
+func (g *GitHub) Default(name string) (string, bool) {
+	if name == "github-token" {
+		if v := g.env("GITHUB_TOKEN"); v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Mask issues ::add-mask:: for the secret and, for a multi-line secret, for
+// each line, because the runner masks log lines one at a time.
+func (g *GitHub) Mask(secret string) {
+	if strings.TrimSpace(secret) == "" {
+		return
+	}
+	g.gha.AddMask(secret)
+	if strings.ContainsAny(secret, "\r\n") {
+		for _, l := range strings.FieldsFunc(secret, func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if strings.TrimSpace(l) != "" {
+				g.gha.AddMask(l)
+			}
+		}
+	}
+}
+
+// SetOutput appends name<<DELIM ... DELIM to the GITHUB_OUTPUT file with a
+// random delimiter absent from the value. go-githubactions' SetOutput uses a
+// fixed delimiter, which a value could contain to inject outputs, so the
+// file is written here. Without GITHUB_OUTPUT the output is printed.
+func (g *GitHub) SetOutput(name, value string) error {
+	entry, err := heredocEntry(name, value)
+	if err != nil {
+		return err
+	}
+	g.outputs[name] = normalizeValue(value)
+	path := g.env("GITHUB_OUTPUT")
+	if path == "" {
+		_, _ = io.WriteString(g.stdout, neutralizeCommands(entry))
+		return nil
+	}
+	if err := appendFile(path, []byte(entry)); err != nil {
+		return fmt.Errorf("write output %s to GITHUB_OUTPUT: %w", name, err)
+	}
+	return nil
+}
+
+// Outputs returns the outputs set so far (values as the runner reads them).
+func (g *GitHub) Outputs() map[string]string { return copyMap(g.outputs) }
+
+// Summary appends markdown to GITHUB_STEP_SUMMARY as is (not through
+// AddStepSummaryTemplate, which html-escapes); without it, prints it.
+func (g *GitHub) Summary(markdown string) error {
+	if !strings.HasSuffix(markdown, "\n") {
+		markdown += "\n"
+	}
+	path := g.env("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		_, _ = io.WriteString(g.stdout, neutralizeCommands(markdown))
+		return nil
+	}
+	if err := appendFile(path, []byte(markdown)); err != nil {
+		return fmt.Errorf("write job summary to GITHUB_STEP_SUMMARY: %w", err)
+	}
+	return nil
+}
+
+// Group implements Provider with ::group::.
+func (g *GitHub) Group(title string) { g.gha.Group(title) }
+
+// EndGroup implements Provider with ::endgroup::.
+func (g *GitHub) EndGroup() { g.gha.EndGroup() }
+
+// Infof writes a plain log line; text that looks like a workflow command is
+// defused so registry data cannot issue one.
+func (g *GitHub) Infof(format string, args ...any) {
+	_, _ = io.WriteString(g.stdout, neutralizeCommands(fmt.Sprintf(format, args...))+"\n")
+}
+
+// Warningf writes ::warning:: with %, \r and \n escaped as the runner expects.
+func (g *GitHub) Warningf(format string, args ...any) {
+	g.gha.Warningf("%s", fmt.Sprintf(format, args...))
+}
+
+// Errorf writes ::error:: with %, \r and \n escaped as the runner expects.
+func (g *GitHub) Errorf(format string, args ...any) {
+	g.gha.Errorf("%s", fmt.Sprintf(format, args...))
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

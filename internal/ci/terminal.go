@@ -1,0 +1,115 @@
+package ci
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Terminal is a plain command line: settings from REGSWEEP_* (flags are the
+// settings package's business), outputs and the summary on stdout, log
+// lines on stderr so stdout can be piped.
+type Terminal struct {
+	env     func(string) string
+	stdout  io.Writer
+	stderr  io.Writer
+	json    bool
+	outputs map[string]string
+}
+
+// NewTerminal returns the terminal provider.
+func NewTerminal(env func(string) string, stdout, stderr io.Writer) *Terminal {
+	return &Terminal{env: env, stdout: stdout, stderr: stderr, outputs: map[string]string{}}
+}
+
+// Name implements Provider.
+func (t *Terminal) Name() string { return "terminal" }
+
+// Lookup reads REGSWEEP_<NAME> ("dry-run" -> REGSWEEP_DRY_RUN).
+func (t *Terminal) Lookup(name string) (string, bool) { return lookupEnv(t.env, "REGSWEEP_", name) }
+
+// Default supplies github-token from GITHUB_TOKEN (as gh and other tools do).
+func (t *Terminal) Default(name string) (string, bool) {
+	if name == "github-token" {
+		if v := t.env("GITHUB_TOKEN"); v != "" {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Mask does nothing: a terminal has no log masking, and regsweep never
+// prints a secret.
+func (t *Terminal) Mask(string) {}
+
+// SetJSON switches to JSON mode (--json): outputs are only recorded, for
+// WriteJSON, and the summary goes to stderr so stdout stays one JSON value.
+func (t *Terminal) SetJSON(on bool) { t.json = on }
+
+// SetOutput records the output and, unless in JSON mode, prints
+// "name: value" (a multi-line value indented under its name).
+func (t *Terminal) SetOutput(name, value string) error {
+	if err := checkOutputName(name); err != nil {
+		return err
+	}
+	t.outputs[name] = value
+	if t.json {
+		return nil
+	}
+	if strings.Contains(value, "\n") {
+		fmt.Fprintf(t.stdout, "%s:\n  %s\n", name, strings.ReplaceAll(strings.TrimRight(value, "\n"), "\n", "\n  "))
+		return nil
+	}
+	fmt.Fprintf(t.stdout, "%s: %s\n", name, value)
+	return nil
+}
+
+// Outputs returns the outputs set so far.
+func (t *Terminal) Outputs() map[string]string { return copyMap(t.outputs) }
+
+// WriteJSON prints every output as one JSON object (keys sorted) on stdout.
+func (t *Terminal) WriteJSON() error {
+	data, err := json.Marshal(t.outputs) // encoding/json sorts map keys
+	if err != nil {
+		return fmt.Errorf("outputs as JSON: %w", err)
+	}
+	if _, err := fmt.Fprintf(t.stdout, "%s\n", data); err != nil {
+		return fmt.Errorf("write outputs: %w", err)
+	}
+	return nil
+}
+
+// Summary prints the markdown (to stderr in JSON mode).
+func (t *Terminal) Summary(markdown string) error {
+	if !strings.HasSuffix(markdown, "\n") {
+		markdown += "\n"
+	}
+	w := t.stdout
+	if t.json {
+		w = t.stderr
+	}
+	_, _ = io.WriteString(w, markdown)
+	return nil
+}
+
+// Group prints a heading line on stderr.
+func (t *Terminal) Group(title string) { fmt.Fprintf(t.stderr, "== %s\n", title) }
+
+// EndGroup implements Provider (nothing to close).
+func (t *Terminal) EndGroup() {}
+
+// Infof writes a log line on stderr.
+func (t *Terminal) Infof(format string, args ...any) {
+	fmt.Fprintf(t.stderr, format+"\n", args...)
+}
+
+// Warningf writes "warning: ..." on stderr.
+func (t *Terminal) Warningf(format string, args ...any) {
+	fmt.Fprintf(t.stderr, "warning: %s\n", fmt.Sprintf(format, args...))
+}
+
+// Errorf writes "error: ..." on stderr.
+func (t *Terminal) Errorf(format string, args ...any) {
+	fmt.Fprintf(t.stderr, "error: %s\n", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,20 @@
+package dist2test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testregistry/dist2"
+)
+
+func start(t *testing.T, deleteDisabled bool) *e2e.Registry {
+	t.Helper()
+	n := &atomic.Int64{}
+	r := dist2.Start(context.Background(), dist2.Options{DeleteDisabled: deleteDisabled, Wrap: e2e.Counting(n)})
+	t.Cleanup(r.Close)
+	return &e2e.Registry{Host: r.Host, Generation: 2, Requests: n, Start: start}
+}
+
+func TestDistribution2(t *testing.T) { e2e.Run(t, start(t, false)) }

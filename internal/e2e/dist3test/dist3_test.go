@@ -1,0 +1,20 @@
+package dist3test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testregistry/dist3"
+)
+
+func start(t *testing.T, deleteDisabled bool) *e2e.Registry {
+	t.Helper()
+	n := &atomic.Int64{}
+	r := dist3.Start(context.Background(), dist3.Options{DeleteDisabled: deleteDisabled, Wrap: e2e.Counting(n)})
+	t.Cleanup(r.Close)
+	return &e2e.Registry{Host: r.Host, Generation: 3, Requests: n, Start: start}
+}
+
+func TestDistribution3(t *testing.T) { e2e.Run(t, start(t, false)) }

@@ -1,0 +1,319 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gkampitakis/go-snaps/snaps"
+
+	"github.com/regsweep/regsweep/internal/testregistry/seed"
+)
+
+// day0 anchors every seeded creation time, so digests are stable.
+var day0 = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+// Run runs every scenario against registries from reg.Start.
+func Run(t *testing.T, reg *Registry) {
+	snap := snaps.WithConfig(snaps.Dir("__snapshots__"), snaps.Filename(fmt.Sprintf("dist%d", reg.Generation)))
+	cases := []struct {
+		name string
+		fn   func(*testing.T, *Registry, *snaps.Config)
+	}{
+		{"seed-question", seedQuestion},
+		{"shared-digest-with-latest", sharedWithLatest},
+		{"deletion-disabled", deletionDisabled},
+		{"dry-run-equals-real-run", dryRunEqualsReal},
+		{"bad-inputs", badInputs},
+		{"pagination-1200-tags", pagination},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })
+	}
+}
+
+func pusher(t *testing.T, repo string) *seed.Pusher {
+	t.Helper()
+	p, err := seed.NewPusher(context.Background(), repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func push(t *testing.T, p *seed.Pusher, tag, id string) string {
+	t.Helper()
+	d, err := p.Image(context.Background(), tag, seed.Image(id, day0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// seedQuestion is the seed document's case: push an image, delete its tag
+// by pattern; the tag is gone and tags/list no longer lists it.
+func seedQuestion(t *testing.T, reg *Registry, snap *snaps.Config) {
+	repo := reg.Host + "/busybox"
+	p := pusher(t, repo)
+	d := push(t, p, "latest", "busybox")
+	keep := push(t, p, "stable", "busybox-stable")
+
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "latest"})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	if got := State(t, repo); !reflect.DeepEqual(got, map[string]string{"stable": keep}) {
+		t.Fatalf("registry after run = %v, want only stable", got)
+	}
+	if Exists(t, repo, d) {
+		t.Fatalf("%s still resolves", d)
+	}
+	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{d}) {
+		t.Fatalf("deleted-digests = %v", got)
+	}
+	if got := res.Strings(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"latest"}) {
+		t.Fatalf("deleted-tags = %v", got)
+	}
+	if res.Outputs["deleted-count"] != "1" {
+		t.Fatalf("deleted-count = %q", res.Outputs["deleted-count"])
+	}
+	snap.MatchSnapshot(t, Normalize(res.Summary), outputsText(res))
+}
+
+// sharedWithLatest: `latest` shares its digest with pr-7; sweeping pr-*
+// keeps latest. Distribution 3 untags pr-7; 2.8 cannot, so pr-7 is kept
+// and reported.
+func sharedWithLatest(t *testing.T, reg *Registry, snap *snaps.Config) {
+	repo := reg.Host + "/web"
+	p := pusher(t, repo)
+	shared := push(t, p, "pr-7", "main-build")
+	if err := p.Tag(context.Background(), "latest", seed.Image("main-build", day0)); err != nil {
+		t.Fatal(err)
+	}
+	pr8 := push(t, p, "pr-8", "pr-8")
+
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*"})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	got := State(t, repo)
+	if got["latest"] != shared {
+		t.Fatalf("latest lost: registry = %v", got)
+	}
+	if _, ok := got["pr-8"]; ok || Exists(t, repo, pr8) {
+		t.Fatalf("pr-8 not deleted: %v", got)
+	}
+	var kept []struct{ Tag, Rule, Reason string }
+	res.JSON(t, "kept-tags", &kept)
+	switch reg.Generation {
+	case 3:
+		if _, ok := got["pr-7"]; ok {
+			t.Fatalf("pr-7 should have been untagged on distribution 3: %v", got)
+		}
+		if want := []string{"pr-7", "pr-8"}; !reflect.DeepEqual(res.Strings(t, "deleted-tags"), want) {
+			t.Fatalf("deleted-tags = %v, want %v", res.Strings(t, "deleted-tags"), want)
+		}
+		if len(kept) != 0 {
+			t.Fatalf("kept-tags = %+v, want none", kept)
+		}
+	case 2:
+		if got["pr-7"] != shared {
+			t.Fatalf("pr-7 should be kept on 2.8 (cannot untag): %v", got)
+		}
+		if len(kept) != 1 || kept[0].Tag != "pr-7" || !strings.Contains(kept[0].Reason, "latest") {
+			t.Fatalf("kept-tags = %+v, want pr-7 with a reason naming latest", kept)
+		}
+	}
+	if want := []string{pr8}; !reflect.DeepEqual(res.Strings(t, "deleted-digests"), want) {
+		t.Fatalf("deleted-digests = %v, want %v", res.Strings(t, "deleted-digests"), want)
+	}
+	snap.MatchSnapshot(t, Normalize(res.Summary), outputsText(res))
+}
+
+// deletionDisabled: exit 1, a sentence that says how to turn deletion on,
+// nothing deleted.
+func deletionDisabled(t *testing.T, reg *Registry, snap *snaps.Config) {
+	off := reg.Start(t, true)
+	repo := off.Host + "/app"
+	p := pusher(t, repo)
+	for i := range 3 {
+		push(t, p, fmt.Sprintf("pr-%d", i), fmt.Sprintf("pr-%d", i))
+	}
+	before := State(t, repo)
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*"})
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", res.Code, res.Log)
+	}
+	if !strings.Contains(res.Log, "REGISTRY_STORAGE_DELETE_ENABLED=true") {
+		t.Fatalf("log does not say how to enable deletion:\n%s", res.Log)
+	}
+	if after := State(t, repo); !reflect.DeepEqual(before, after) {
+		t.Fatalf("registry changed: %v -> %v", before, after)
+	}
+	if res.Outputs["deleted-count"] != "0" {
+		t.Fatalf("deleted-count = %q", res.Outputs["deleted-count"])
+	}
+	snap.MatchSnapshot(t, Normalize(res.Summary), outputsText(res))
+}
+
+// dryRunEqualsReal: a dry run leaves the registry unchanged and its outputs
+// equal what the real run then deletes.
+func dryRunEqualsReal(t *testing.T, reg *Registry, snap *snaps.Config) {
+	repo := reg.Host + "/dry"
+	p := pusher(t, repo)
+	for i := range 6 {
+		push(t, p, fmt.Sprintf("pr-%d", i), fmt.Sprintf("dry-pr-%d", i%4))
+	}
+	push(t, p, "latest", "dry-pr-0")
+	push(t, p, "v1.0.0", "release")
+	before := State(t, repo)
+	in := map[string]string{"repository": repo, "tags": "pr-*", "dry-run": "true"}
+	dry := RunAction(t, in)
+	if dry.Code != 0 {
+		t.Fatalf("dry run exit %d\n%s", dry.Code, dry.Log)
+	}
+	if after := State(t, repo); !reflect.DeepEqual(before, after) {
+		t.Fatalf("dry run changed the registry: %v -> %v", before, after)
+	}
+	if dry.Outputs["dry-run"] != "true" {
+		t.Fatalf("dry-run output = %q", dry.Outputs["dry-run"])
+	}
+	in["dry-run"] = "false"
+	real := RunAction(t, in)
+	if real.Code != 0 {
+		t.Fatalf("real run exit %d\n%s", real.Code, real.Log)
+	}
+	for _, o := range []string{"deleted-digests", "deleted-tags", "deleted-count", "kept-tags"} {
+		if o == "deleted-count" {
+			if dry.Outputs[o] != real.Outputs[o] {
+				t.Fatalf("%s: dry %q, real %q", o, dry.Outputs[o], real.Outputs[o])
+			}
+			continue
+		}
+		var a, b any
+		dry.JSON(t, o, &a)
+		real.JSON(t, o, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: dry %v, real %v", o, a, b)
+		}
+	}
+	// The real change equals the outputs.
+	after := State(t, repo)
+	var gone []string
+	for tag := range before {
+		if _, ok := after[tag]; !ok {
+			gone = append(gone, tag)
+		}
+	}
+	sort.Strings(gone)
+	if !reflect.DeepEqual(gone, real.Strings(t, "deleted-tags")) {
+		t.Fatalf("tags really gone %v, deleted-tags %v", gone, real.Strings(t, "deleted-tags"))
+	}
+	if after["latest"] != before["latest"] || after["v1.0.0"] != before["v1.0.0"] {
+		t.Fatalf("kept tags changed: %v -> %v", before, after)
+	}
+	snap.MatchSnapshot(t, Normalize(dry.Summary), outputsText(dry))
+}
+
+// badInputs: exit 2 before any request, one sentence naming the input.
+func badInputs(t *testing.T, reg *Registry, _ *snaps.Config) {
+	cases := []struct {
+		name   string
+		inputs map[string]string
+		want   string
+	}{
+		{"no repository", map[string]string{"tags": "pr-*"}, "repository"},
+		{"bad repository", map[string]string{"repository": "UPPER CASE/x y", "tags": "pr-*"}, "repository"},
+		{"bad glob", map[string]string{"repository": reg.Host + "/x", "tags": "pr-["}, "pr-["},
+		{"bad regex", map[string]string{"repository": reg.Host + "/x", "tags": "pr-(", "use-regex": "true"}, "pr-("},
+		{"negative max-deletions", map[string]string{"repository": reg.Host + "/x", "tags": "pr-*", "max-deletions": "-1"}, "max-deletions"},
+		{"bad boolean", map[string]string{"repository": reg.Host + "/x", "tags": "pr-*", "dry-run": "maybe"}, "dry-run"},
+		{"nothing to do", map[string]string{"repository": reg.Host + "/x"}, "tags"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := reg.Requests.Load()
+			res := RunAction(t, c.inputs)
+			if res.Code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", res.Code, res.Log)
+			}
+			if n := reg.Requests.Load() - before; n != 0 {
+				t.Fatalf("%d requests reached the registry", n)
+			}
+			if !strings.Contains(res.Log, c.want) {
+				t.Fatalf("error does not name %q:\n%s", c.want, res.Log)
+			}
+			if lines := strings.Count(strings.TrimSpace(res.Log), "\n"); lines > 1 {
+				t.Fatalf("want one clear sentence, got:\n%s", res.Log)
+			}
+		})
+	}
+}
+
+// pagination: 1,200 tags (more than distribution 3's page of 1,000).
+func pagination(t *testing.T, reg *Registry, _ *snaps.Config) {
+	repo := reg.Host + "/many"
+	p := pusher(t, repo)
+	img := seed.Image("many", day0)
+	kept := seed.Image("many-kept", day0)
+	tags := make([]string, 0, 1200)
+	for i := range 1200 {
+		tags = append(tags, fmt.Sprintf("t-%04d", i))
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(tags), func(i, j int) { tags[i], tags[j] = tags[j], tags[i] })
+	ctx := context.Background()
+	for i, tag := range tags {
+		im := img
+		if i%100 == 0 {
+			im = kept // every 100th tag is a release-ish tag on its own image
+		}
+		if err := p.Tag(ctx, tag, im); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Tag(ctx, "keep-me", kept); err != nil {
+		t.Fatal(err)
+	}
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "t-*", "exclude-tags": "t-0*"})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	after := State(t, repo)
+	for tag := range after {
+		if !strings.HasPrefix(tag, "t-0") && tag != "keep-me" && after[tag] != after["keep-me"] {
+			t.Fatalf("tag %s survived on a deleted image", tag)
+		}
+	}
+	if _, ok := after["keep-me"]; !ok {
+		t.Fatal("keep-me lost")
+	}
+	// t-0xxx tags sit on the shared image, so that image is kept; the other
+	// t-1xxx tags are untagged (v3) or kept (2.8); nothing is deleted whole.
+	if res.Outputs["deleted-count"] != "0" {
+		t.Fatalf("deleted-count = %s, want 0 (every image is shared with a kept tag)", res.Outputs["deleted-count"])
+	}
+	gone := 1201 - len(after)
+	t.Logf("generation %d: %d tags removed, %d left", reg.Generation, gone, len(after))
+	if reg.Generation == 3 && len(after) != 1000+1 {
+		t.Fatalf("distribution 3: %d tags left, want 1001 (t-0000..t-0999 and keep-me)", len(after))
+	}
+}
+
+// outputsText renders outputs for a snapshot, sorted, normalized.
+func outputsText(r Result) string {
+	keys := make([]string, 0, len(r.Outputs))
+	for k := range r.Outputs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, Normalize(r.Outputs[k]))
+	}
+	return b.String()
+}

@@ -1,0 +1,251 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+// DeletedDigests returns the digests of the manifests the plan deletes,
+// sorted. With TagsOnly these go by removing their last tag.
+func (p *Plan) DeletedDigests() []string {
+	out := []string{}
+	for _, m := range p.Manifests {
+		if m.Action == Delete {
+			out = append(out, m.Digest)
+		}
+	}
+	return out
+}
+
+// DeletedTags returns the tags that will no longer exist, sorted: tags of
+// deleted manifests and untagged tags.
+func (p *Plan) DeletedTags() []string {
+	out := []string{}
+	for _, t := range p.Tags {
+		if t.Action == Delete || t.Action == Untag {
+			out = append(out, t.Tag)
+		}
+	}
+	return out
+}
+
+// KeptMatching returns the tags that matched `tags` but stay, with the rule
+// and reason, sorted by tag.
+func (p *Plan) KeptMatching() []TagDecision {
+	out := []TagDecision{}
+	for _, t := range p.Tags {
+		if t.Matched && t.Action == Keep {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Counts are the plan's totals for outputs and the summary.
+type Counts struct {
+	DeletedManifests int `json:"deletedManifests"`
+	DeletedTags      int `json:"deletedTags"`  // tags gone with their manifest
+	UntaggedTags     int `json:"untaggedTags"` // tags removed, manifest kept
+	KeptMatching     int `json:"keptMatching"`
+	KeptManifests    int `json:"keptManifests"`
+	Ops              int `json:"ops"`
+}
+
+// Counts totals the plan.
+func (p *Plan) Counts() Counts {
+	var c Counts
+	for _, m := range p.Manifests {
+		if m.Action == Delete {
+			c.DeletedManifests++
+		} else {
+			c.KeptManifests++
+		}
+	}
+	for _, t := range p.Tags {
+		switch {
+		case t.Action == Delete:
+			c.DeletedTags++
+		case t.Action == Untag:
+			c.UntaggedTags++
+		case t.Matched:
+			c.KeptMatching++
+		}
+	}
+	for _, ph := range p.Phases {
+		c.Ops += len(ph)
+	}
+	return c
+}
+
+// NeedsUntagProbe reports that the plan untags tags on a registry whose
+// untag support is not known yet: the caller should probe it and, if the
+// answer is no, set Capabilities.Untag and build the plan again.
+func (p *Plan) NeedsUntagProbe() bool {
+	if p.Capabilities.Untag != graph.Unknown || p.Capabilities.TagsOnly {
+		return false
+	}
+	for _, t := range p.Tags {
+		if t.Action == Untag {
+			return true
+		}
+	}
+	return false
+}
+
+// String renders the plan for a terminal or a dry run: one line per
+// operation in phase order, one per kept matching tag, then warnings and
+// totals. Deterministic.
+func (p *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plan for %s (backend %s)\n", p.Repository, p.Backend)
+	man := map[string]ManifestDecision{}
+	for _, m := range p.Manifests {
+		man[m.Digest] = m
+	}
+	tag := map[string]TagDecision{}
+	for _, t := range p.Tags {
+		tag[t.Tag] = t
+	}
+	for i, ph := range p.Phases {
+		for _, op := range ph {
+			switch op.Kind {
+			case OpDelete:
+				m := man[op.Digest]
+				tags := "untagged"
+				if len(m.Tags) > 0 {
+					tags = "tags " + strings.Join(m.Tags, ", ")
+				}
+				fmt.Fprintf(&b, "phase %d  delete %s (%s, %s): %s: %s\n", i, op.Digest, m.Kind, tags, m.Rule, m.Reason)
+			case OpUntag:
+				t := tag[op.Tag]
+				fmt.Fprintf(&b, "phase %d  untag  %s (%s): %s: %s\n", i, op.Tag, op.Digest, t.Rule, t.Reason)
+			}
+		}
+	}
+	for _, t := range p.KeptMatching() {
+		fmt.Fprintf(&b, "keep     %s (%s): %s: %s\n", t.Tag, t.Digest, t.Rule, t.Reason)
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	c := p.Counts()
+	fmt.Fprintf(&b, "total: %d manifests deleted, %d tags deleted, %d tags untagged, %d matching tags kept\n",
+		c.DeletedManifests, c.DeletedTags, c.UntaggedTags, c.KeptMatching)
+	return b.String()
+}
+
+// Intersect is the last-moment re-check: given a plan built from a fresh
+// look at the registry, it returns a copy of p that performs only the
+// operations BOTH plans perform. Anything else p would have deleted or
+// untagged is kept with RuleChanged. Phases keep p's order.
+func (p *Plan) Intersect(fresh *Plan) *Plan {
+	freshOps := map[Op]bool{}
+	for _, ph := range fresh.Phases {
+		for _, op := range ph {
+			freshOps[op] = true
+		}
+	}
+	freshMan := map[string]ManifestDecision{}
+	for _, m := range fresh.Manifests {
+		freshMan[m.Digest] = m
+	}
+	freshTag := map[string]TagDecision{}
+	for _, t := range fresh.Tags {
+		freshTag[t.Tag] = t
+	}
+
+	out := &Plan{
+		Repository:   p.Repository,
+		Backend:      p.Backend,
+		Capabilities: p.Capabilities,
+		Tags:         append([]TagDecision(nil), p.Tags...),
+		Manifests:    append([]ManifestDecision(nil), p.Manifests...),
+		Phases:       [][]Op{},
+		Warnings:     append([]string(nil), p.Warnings...),
+	}
+	dropped := 0
+	// Ops survive only when the fresh plan does the same; a manifest stays
+	// deleted only when the fresh plan deletes it too.
+	keepOp := map[Op]bool{}
+	for _, ph := range p.Phases {
+		for _, op := range ph {
+			if freshOps[op] && (op.Kind != OpDelete || freshMan[op.Digest].Action == Delete) {
+				keepOp[op] = true
+			} else {
+				dropped++
+			}
+		}
+	}
+	changed := func(what string, now string) string {
+		if now == "" {
+			return what + " changed during the run and is no longer there to delete"
+		}
+		return what + " changed during the run; a fresh look keeps it: " + now
+	}
+	for i, m := range out.Manifests {
+		if m.Action != Delete {
+			continue
+		}
+		ok := freshMan[m.Digest].Action == Delete
+		if p.Capabilities.TagsOnly {
+			for _, t := range m.Tags {
+				ok = ok && keepOp[Op{Kind: OpUntag, Digest: m.Digest, Tag: t}]
+			}
+		} else {
+			ok = ok && keepOp[Op{Kind: OpDelete, Digest: m.Digest}]
+		}
+		if !ok {
+			out.Manifests[i].Action, out.Manifests[i].Rule, out.Manifests[i].Phase = Keep, RuleChanged, 0
+			out.Manifests[i].Reason = changed("the image", freshMan[m.Digest].Reason)
+			delete(keepOp, Op{Kind: OpDelete, Digest: m.Digest})
+		}
+	}
+	manDeleted := map[string]bool{}
+	for _, m := range out.Manifests {
+		if m.Action == Delete {
+			manDeleted[m.Digest] = true
+		}
+	}
+	for i, t := range out.Tags {
+		var ok bool
+		switch t.Action {
+		case Untag:
+			ok = keepOp[Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag}]
+		case Delete:
+			ok = manDeleted[t.Digest]
+		default:
+			continue
+		}
+		if !ok {
+			out.Tags[i].Action, out.Tags[i].Rule = Keep, RuleChanged
+			out.Tags[i].Reason = changed("the tag", freshTag[t.Tag].Reason)
+			if p.Capabilities.TagsOnly || t.Action == Untag {
+				delete(keepOp, Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag})
+			}
+		}
+	}
+	renumber := map[int]int{}
+	for i, ph := range p.Phases {
+		var ops []Op
+		for _, op := range ph {
+			if keepOp[op] {
+				ops = append(ops, op)
+			}
+		}
+		if len(ops) > 0 {
+			renumber[i] = len(out.Phases)
+			out.Phases = append(out.Phases, ops)
+		}
+	}
+	for i, m := range out.Manifests {
+		if m.Action == Delete {
+			out.Manifests[i].Phase = renumber[m.Phase]
+		}
+	}
+	if dropped > 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("the registry changed during the run: %d planned operation(s) dropped by the last-moment re-check", dropped))
+	}
+	return out
+}

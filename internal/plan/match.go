@@ -1,0 +1,190 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+)
+
+// PatternError is an invalid `tags` or `exclude-tags` entry. Its message is
+// one sentence naming the pattern, fit for an exit-2 error.
+type PatternError struct {
+	Pattern string
+	Regex   bool
+	Problem string
+}
+
+func (e *PatternError) Error() string {
+	kind := "glob pattern"
+	if e.Regex {
+		kind = "regular expression"
+	}
+	return fmt.Sprintf("invalid %s %q: %s", kind, e.Pattern, e.Problem)
+}
+
+// patternMatcher is one compiled alternation of every pattern, anchored to
+// the whole tag.
+type patternMatcher struct {
+	patterns []string
+	re       *regexp.Regexp
+}
+
+// Match reports whether tag matches any pattern; a nil matcher matches nothing.
+func (m *patternMatcher) Match(tag string) bool {
+	if m == nil || m.re == nil {
+		return false
+	}
+	return m.re.MatchString(tag)
+}
+
+// Patterns returns the patterns as the user wrote them (blank ones dropped).
+func (m *patternMatcher) Patterns() []string {
+	if m == nil {
+		return nil
+	}
+	return append([]string(nil), m.patterns...)
+}
+
+// CompilePatterns compiles tag patterns into a Matcher. Globs support `*`
+// (any run of characters), `?` (one character), `[...]` classes (`[!...]` or
+// `[^...]` negate, ranges allowed) and `\` escapes; regexes are RE2. Either
+// way a pattern must match the WHOLE tag. Blank entries are ignored; no
+// patterns at all gives a Matcher that matches nothing.
+func CompilePatterns(patterns []string, regex bool) (Matcher, error) {
+	m := &patternMatcher{}
+	var alts []string
+	for _, raw := range patterns {
+		p := strings.TrimSpace(raw)
+		if p == "" {
+			continue
+		}
+		var expr string
+		if regex {
+			if _, err := regexp.Compile(p); err != nil {
+				return nil, &PatternError{Pattern: p, Regex: true, Problem: regexProblem(err)}
+			}
+			expr = p
+		} else {
+			e, err := globToRegexp(p)
+			if err != nil {
+				return nil, &PatternError{Pattern: p, Problem: err.Error()}
+			}
+			expr = e
+		}
+		m.patterns = append(m.patterns, p)
+		alts = append(alts, "(?:"+expr+")")
+	}
+	if len(alts) == 0 {
+		return m, nil
+	}
+	re, err := regexp.Compile(`^(?:` + strings.Join(alts, "|") + `)$`)
+	if err != nil {
+		// Each part compiled alone, so this is a limit such as the program size.
+		return nil, fmt.Errorf("compile tag patterns: %w", err)
+	}
+	m.re = re
+	return m, nil
+}
+
+// regexProblem extracts the short problem from a regexp error ("missing
+// closing )") without the library's prefix and echo of the expression.
+func regexProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return err.Error()
+}
+
+// globToRegexp translates one glob into an unanchored RE2 expression.
+func globToRegexp(glob string) (string, error) {
+	var b strings.Builder
+	rs := []rune(glob)
+	for i := 0; i < len(rs); i++ {
+		switch c := rs[i]; c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '\\':
+			if i+1 >= len(rs) {
+				return "", errors.New("trailing backslash")
+			}
+			i++
+			b.WriteString(regexp.QuoteMeta(string(rs[i])))
+		case '[':
+			end, class, err := globClass(rs, i)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(class)
+			i = end
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	return b.String(), nil
+}
+
+// globClass translates the class starting at rs[start] == '[' and returns
+// the index of its closing ']'.
+func globClass(rs []rune, start int) (int, string, error) {
+	var b strings.Builder
+	b.WriteByte('[')
+	i := start + 1
+	if i < len(rs) && (rs[i] == '!' || rs[i] == '^') {
+		b.WriteByte('^')
+		i++
+	}
+	n := 0
+	for ; i < len(rs); i++ {
+		c := rs[i]
+		if c == ']' && n > 0 {
+			b.WriteByte(']')
+			return i, b.String(), nil
+		}
+		if c == '\\' {
+			if i+1 >= len(rs) {
+				return 0, "", errors.New("trailing backslash")
+			}
+			i++
+			c = rs[i]
+		}
+		lo := c
+		if i+2 < len(rs) && rs[i+1] == '-' && rs[i+2] != ']' {
+			hi := rs[i+2]
+			if hi == '\\' {
+				if i+3 >= len(rs) {
+					return 0, "", errors.New("trailing backslash")
+				}
+				hi = rs[i+3]
+				i++
+			}
+			if hi < lo {
+				return 0, "", fmt.Errorf("bad range %c-%c", lo, hi)
+			}
+			b.WriteString(classRune(lo) + "-" + classRune(hi))
+			i += 2
+		} else {
+			b.WriteString(classRune(lo))
+		}
+		n++
+	}
+	return 0, "", errors.New("missing closing ]")
+}
+
+// classRune escapes a rune for use inside an RE2 character class.
+func classRune(r rune) string {
+	switch r {
+	case '\\', ']', '[', '^', '-':
+		return `\` + string(r)
+	}
+	return string(r)
+}
+
+// matches is Match on a possibly nil Matcher.
+func matches(m Matcher, tag string) bool {
+	return m != nil && m.Match(tag)
+}

@@ -1,0 +1,472 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/regsweep/regsweep/internal/apply"
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/plan"
+)
+
+// MaxSummary is the size the markdown must stay under (GitHub's step summary
+// limit is 1 MiB); a margin is kept for what the provider adds around it.
+const MaxSummary = 1<<20 - 16<<10
+
+// limits cap what one repository section shows; Markdown tries them in
+// order until the summary fits.
+type limits struct {
+	Rows    int // rows per table or list
+	RowTags int // tags per row of the deleted table
+	Text    int // characters per reason or error
+}
+
+// levels are the caps Markdown tries, most generous first.
+func levels() []limits {
+	return []limits{
+		{Rows: 500, RowTags: 10, Text: 300},
+		{Rows: 100, RowTags: 5, Text: 200},
+		{Rows: 20, RowTags: 3, Text: 120},
+		{Rows: 3, RowTags: 1, Text: 80},
+	}
+}
+
+// Markdown renders the job summary.
+func Markdown(r *Report) string {
+	foot := footer(r)
+	budget := MaxSummary - len(foot)
+	var out string
+	for _, l := range levels() {
+		out = render(r, l)
+		if len(out) <= budget {
+			return out + foot
+		}
+	}
+	// Hundreds of repositories can still exceed the budget: cut at a line
+	// boundary and say so.
+	const note = "\n\n… summary truncated to stay under GitHub's 1 MiB limit; the step outputs hold the complete lists.\n"
+	cut := strings.LastIndexByte(out[:budget-len(note)], '\n')
+	if cut < 0 {
+		cut = budget - len(note)
+	}
+	return out[:cut] + note + foot
+}
+
+// footer is the garbage collection reminder, kept even when the body is cut.
+func footer(r *Report) string {
+	s := "---\n<sub>Deleting manifests frees no storage by itself: the registry reclaims it at garbage collection " +
+		"(self-hosted distribution: <code>registry garbage-collect --delete-untagged &lt;config&gt;</code>; " +
+		"hosted registries collect on their own)."
+	if r.Version != "" {
+		s += " regsweep " + esc(r.Version) + "."
+	}
+	return s + "</sub>\n"
+}
+
+type mdView struct {
+	DryRun   bool
+	Multi    bool
+	Version  string
+	Duration time.Duration
+	Requests int
+	Retries  int
+	Waited   time.Duration
+	Total    counts
+	Repos    []repoView
+}
+
+type counts struct {
+	Dry                                                                bool
+	Deleted, AlreadyGone, Removed, Kept, Failed, Refused, NotAttempted int
+}
+
+type repoView struct {
+	Dry      bool
+	Name     string
+	Backend  string
+	Cannot   []string
+	Counts   counts
+	Err      string
+	ErrHint  string
+	Stopped  string
+	StopHint string
+	NotRun   string
+
+	Deleted          []deletedView
+	DeletedMore      int
+	Untagged         []string
+	UntaggedMore     int
+	Kept             []KeptTag
+	KeptMore         int
+	Failed           []opView
+	FailedMore       int
+	Skipped          []opView
+	SkippedMore      int
+	NotAttempted     []opView
+	NotAttemptedMore int
+	Warnings         []string
+	WarningsMore     int
+}
+
+type deletedView struct {
+	Digest      string
+	Kind        string
+	Tags        []string
+	TagsMore    int
+	AlreadyGone bool
+}
+
+type opView struct {
+	Kind    string
+	Target  string // a tag or a digest
+	Digest  string
+	IsTag   bool
+	Outcome string
+	Reason  string
+}
+
+func capList[T any](in []T, n int) ([]T, int) {
+	if len(in) <= n {
+		return in, 0
+	}
+	return in[:n], len(in) - n
+}
+
+func opViews(recs []apply.Record, l limits) ([]opView, int) {
+	recs, more := capList(recs, l.Rows)
+	out := make([]opView, 0, len(recs))
+	for _, rec := range recs {
+		v := opView{Kind: string(rec.Op.Kind), Digest: rec.Op.Digest, Outcome: string(rec.Outcome), Reason: clip(rec.Reason, l.Text)}
+		if rec.Op.Kind == plan.OpUntag {
+			v.Target, v.IsTag = rec.Op.Tag, true
+		} else {
+			v.Target = rec.Op.Digest
+		}
+		out = append(out, v)
+	}
+	return out, more
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func view(r *Report, l limits) mdView {
+	v := mdView{
+		DryRun: r.DryRun, Multi: len(r.Repositories) > 1, Version: r.Version,
+		Duration: r.Duration, Retries: r.Stats.Retries, Waited: r.Stats.Waited,
+	}
+	v.Total.Dry = r.DryRun
+	for _, n := range r.Stats.Requests {
+		v.Requests += n
+	}
+	for i := range r.Repositories {
+		rp := &r.Repositories[i]
+		s := summarize(rp)
+		rv := repoView{Dry: r.DryRun, Name: s.Name, Backend: s.Backend, Cannot: cannot(s), NotRun: clip(s.NotRunReason, l.Text)}
+		rv.Counts = counts{
+			Dry: r.DryRun, Deleted: s.DeletedCount, AlreadyGone: s.AlreadyGone, Removed: len(s.RemovedTags),
+			Kept: len(s.Kept), Failed: s.FailedCount, Refused: s.RefusedCount, NotAttempted: len(s.NotAttempted),
+		}
+		if rp.Err != nil {
+			rv.Err = clip(rp.Err.Error(), l.Text)
+			rv.ErrHint = hint(rp.Err, s.Backend)
+			rv.Counts.Failed++
+		}
+		if s.Stopped != nil {
+			rv.Stopped = clip(s.Stopped.Error(), l.Text)
+			rv.StopHint = hint(s.Stopped, s.Backend)
+		}
+		deleted, more := capList(s.Deleted, l.Rows)
+		rv.DeletedMore = more
+		for _, d := range deleted {
+			tags, tm := capList(d.Tags, l.RowTags)
+			kind := string(d.Kind)
+			if kind == "" {
+				kind = "manifest"
+			}
+			rv.Deleted = append(rv.Deleted, deletedView{Digest: d.Digest, Kind: kind, Tags: tags, TagsMore: tm, AlreadyGone: d.AlreadyGone})
+		}
+		rv.Untagged, rv.UntaggedMore = capList(s.Untagged, l.Rows)
+		kept, km := capList(s.Kept, l.Rows)
+		rv.KeptMore = km
+		for _, k := range kept {
+			k.Reason = clip(k.Reason, l.Text)
+			rv.Kept = append(rv.Kept, k)
+		}
+		rv.Failed, rv.FailedMore = opViews(s.Failed, l)
+		rv.Skipped, rv.SkippedMore = opViews(s.Skipped, l)
+		rv.NotAttempted, rv.NotAttemptedMore = opViews(s.NotAttempted, l)
+		warn, wm := capList(s.Warnings, l.Rows)
+		rv.WarningsMore = wm
+		for _, w := range warn {
+			rv.Warnings = append(rv.Warnings, clip(w, l.Text))
+		}
+
+		v.Total.Deleted += rv.Counts.Deleted
+		v.Total.AlreadyGone += rv.Counts.AlreadyGone
+		v.Total.Removed += rv.Counts.Removed
+		v.Total.Kept += rv.Counts.Kept
+		v.Total.Failed += rv.Counts.Failed
+		v.Total.Refused += rv.Counts.Refused
+		v.Total.NotAttempted += rv.Counts.NotAttempted
+		v.Repos = append(v.Repos, rv)
+	}
+	return v
+}
+
+// cannot lists, in fixed words, what the backend could not do.
+func cannot(s summary) []string {
+	if s.Backend == "" {
+		return nil
+	}
+	var out []string
+	c := s.Caps
+	if !c.DeleteManifest && !c.TagsOnly {
+		out = append(out, "delete manifests by digest")
+	}
+	if c.Untag == "no" {
+		out = append(out, "remove a tag alone (a matching tag sharing its manifest with a kept tag is kept)")
+	}
+	if !c.ListUntagged {
+		out = append(out, "list untagged manifests (only manifests reachable from tags were considered)")
+	}
+	if !c.Referrers {
+		out = append(out, "answer the OCI referrers API (referrers found through fallback tags only)")
+	}
+	return out
+}
+
+// hint is one fixed sentence naming the fix for a known error.
+func hint(err error, backendName string) string {
+	switch {
+	case errors.Is(err, backend.ErrDeleteDisabled):
+		return "Turn deletion on in the registry: `storage.delete.enabled: true` in its configuration, or `REGISTRY_STORAGE_DELETE_ENABLED=true`."
+	case errors.Is(err, backend.ErrUnauthorized):
+		if backendName == "github" {
+			return "Check the `github-token` input: it must be a valid token for this package."
+		}
+		return "Check the `username` and `password` inputs: the registry rejected them."
+	case errors.Is(err, backend.ErrForbidden):
+		if backendName == "github" {
+			return "Give the job `permissions: packages: write`, and the repository the Admin role in the package's Manage Actions access (a classic token needs `delete:packages`)."
+		}
+		return "The credentials were accepted but lack a permission this repository needs (listing needs pull, deleting needs delete rights)."
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "The run was cancelled (job timeout, `timeout` input or a signal); what was deleted until then is listed above."
+	}
+	return ""
+}
+
+// safeCode reports whether s has only characters of tags, digests and
+// repository references, none of which can form markup in a code span.
+func safeCode(s string) bool {
+	if s == "" || len(s) > 300 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("._:@/+-", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// code renders a tag, digest or repository as a code span when it is made
+// only of characters that cannot form markup; anything else is escaped text.
+func code(s string) string {
+	if safeCode(s) {
+		return "`" + s + "`"
+	}
+	return esc(s)
+}
+
+// short renders a digest shortened: `sha256:0123456789ab`….
+func short(d string) string {
+	algo, hex, ok := strings.Cut(d, ":")
+	if !ok || len(hex) <= 12 {
+		return code(d)
+	}
+	return code(algo+":"+hex[:12]) + "…"
+}
+
+// esc makes any string inert in a markdown table cell or paragraph: HTML
+// and markdown punctuation become entities, line breaks become spaces,
+// other control characters are dropped.
+func esc(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '|', '`', '*', '_', '[', ']', '\\', '~', '@', '#', '!', '$':
+			fmt.Fprintf(&b, "&#%d;", r)
+		case '\n', '\r', '\t', '\u2028', '\u2029':
+			b.WriteByte(' ')
+		default:
+			if r < 0x20 || r == 0x7f {
+				continue
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func render(r *Report, l limits) string {
+	t := template.Must(template.New("summary").Funcs(template.FuncMap{
+		"code":   code,
+		"short":  short,
+		"esc":    esc,
+		"dur":    dur,
+		"plural": plural,
+	}).Parse(mdTemplate))
+	var b strings.Builder
+	if err := t.Execute(&b, view(r, l)); err != nil {
+		// The template is fixed and its data plain: an error here is a bug.
+		return "regsweep: the summary could not be rendered: " + esc(err.Error()) + "\n"
+	}
+	return b.String()
+}
+
+const mdTemplate = `{{define "counts" -}}
+**{{.Deleted}}** {{if .Dry}}manifests would be deleted{{else}}manifests deleted{{end}}
+{{- if .AlreadyGone}} ({{.AlreadyGone}} already gone){{end}} · **{{.Removed}}** {{if .Dry}}tags would be removed{{else}}tags removed{{end}} · **{{.Kept}}** matching tags kept · **{{.Failed}}** failed
+{{- if .Refused}} · **{{.Refused}}** refused{{end}}
+{{- if .NotAttempted}} · **{{.NotAttempted}}** not attempted{{end}}
+{{- end}}
+
+{{- define "more"}}{{if .}}
+| … and {{.}} more | | | |
+{{- end}}{{end}}
+
+{{- define "repo" -}}
+{{if .Err}}
+> [!WARNING]
+> **This repository could not be swept:** {{esc .Err}}{{if .ErrHint}}
+> {{.ErrHint}}{{end}}
+{{end}}
+{{- if .Stopped}}
+> [!CAUTION]
+> **The run stopped:** {{esc .Stopped}}{{if .StopHint}}
+> {{.StopHint}}{{end}}
+{{end}}
+{{- if .NotRun}}
+> [!WARNING]
+> **Nothing was deleted here:** {{esc .NotRun}}
+{{end}}
+{{- if .Backend}}
+Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot}}{{if $i}}; {{end}}{{$c}}{{end}}.{{else}}; every capability available.{{end}}
+{{end}}
+{{- if .Deleted}}
+#### {{if $.Dry}}Manifests a real run would delete{{else}}Deleted manifests{{end}}
+| Digest | Kind | Tags |
+| --- | --- | --- |
+{{- range .Deleted}}
+| {{short .Digest}} | {{esc .Kind}}{{if .AlreadyGone}} (already gone){{end}} | {{if not .Tags}}(untagged){{end}}{{range $i, $t := .Tags}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .TagsMore}} … and {{.TagsMore}} more{{end}} |
+{{- end}}
+{{- if .DeletedMore}}
+| … and {{.DeletedMore}} more | | |
+{{- end}}
+{{end}}
+{{- if .Untagged}}
+#### {{if $.Dry}}Tags a real run would remove{{else}}Tags removed{{end}} (their manifest stays, another tag keeps it)
+{{range $i, $t := .Untagged}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .UntaggedMore}} … and {{.UntaggedMore}} more{{end}}
+{{end}}
+{{- if .Kept}}
+#### Matching tags kept
+| Tag | Digest | Rule | Why |
+| --- | --- | --- | --- |
+{{- range .Kept}}
+| {{code .Tag}} | {{short .Digest}} | {{code .Rule}} | {{esc .Reason}} |
+{{- end}}
+{{- template "more" .KeptMore}}
+{{end}}
+{{- if .Failed}}
+#### Errors
+| Operation | Target | Outcome | Error |
+| --- | --- | --- | --- |
+{{- range .Failed}}
+| {{.Kind}} | {{if .IsTag}}{{code .Target}}{{else}}{{short .Target}}{{end}} | {{.Outcome}} | {{esc .Reason}} |
+{{- end}}
+{{- template "more" .FailedMore}}
+{{end}}
+{{- if .Skipped}}
+#### Skipped
+| Operation | Target | | Why |
+| --- | --- | --- | --- |
+{{- range .Skipped}}
+| {{.Kind}} | {{if .IsTag}}{{code .Target}}{{else}}{{short .Target}}{{end}} | | {{esc .Reason}} |
+{{- end}}
+{{- template "more" .SkippedMore}}
+{{end}}
+{{- if .NotAttempted}}
+#### Not attempted
+{{range $i, $o := .NotAttempted}}{{if $i}}, {{end}}{{$o.Kind}} {{if $o.IsTag}}{{code $o.Target}}{{else}}{{short $o.Target}}{{end}}{{end}}{{if .NotAttemptedMore}} … and {{.NotAttemptedMore}} more{{end}}
+{{end}}
+{{- if .Warnings}}
+#### Warnings
+{{range .Warnings}}
+- {{esc .}}
+{{- end}}
+{{- if .WarningsMore}}
+- … and {{.WarningsMore}} more
+{{- end}}
+{{end}}
+{{- end}}
+
+{{- /* the document */ -}}
+## 🧹 regsweep{{if .Multi}}: {{len .Repos}} repositories{{else if .Repos}}: {{code (index .Repos 0).Name}}{{end}}
+{{if .DryRun}}
+> [!NOTE]
+> **DRY RUN**: nothing was deleted. Everything below is what a real run would do.
+{{end}}
+{{template "counts" .Total}} · {{dur .Duration}} · {{plural .Requests "request" "requests"}}, {{plural .Retries "retry" "retries"}}, {{dur .Waited}} waiting on rate limits
+{{- if .Multi}}
+{{- range .Repos}}
+
+### {{code .Name}}
+{{template "counts" .Counts}}
+{{template "repo" .}}
+{{- end}}
+{{- else}}
+{{- range .Repos}}
+{{template "repo" .}}
+{{- end}}
+{{- end}}
+`

@@ -1,0 +1,294 @@
+// Package report turns a run (plans and apply results over one or more
+// repositories) into step outputs, a markdown job summary and terminal lines.
+// It reads only; every user- or registry-provided string is JSON-encoded in
+// outputs and escaped in markdown.
+package report
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/regsweep/regsweep/internal/apply"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/plan"
+	"github.com/regsweep/regsweep/internal/transport"
+)
+
+// Report is one run over one or more repositories.
+type Report struct {
+	Version      string
+	DryRun       bool
+	Duration     time.Duration
+	Stats        transport.Stats
+	Repositories []Repository
+}
+
+// Repository is what happened to one repository.
+type Repository struct {
+	// Name is the full repository reference without tag: host[:port]/path.
+	Name         string
+	Backend      string
+	Capabilities graph.Capabilities
+	// Plan is nil when discovery failed.
+	Plan *plan.Plan
+	// Result is nil when apply did not run (discovery or planning failed,
+	// or the app refused to start, e.g. over max-deletions).
+	Result *apply.Result
+	// Warnings are the graph's warnings (the plan's are read from Plan).
+	Warnings []string
+	// Err is why the repository failed before apply, if it did.
+	Err error
+}
+
+// Output is one step output.
+type Output struct {
+	Name  string
+	Value string
+}
+
+// KeptTag is one element of the kept-tags output.
+type KeptTag struct {
+	Tag    string `json:"tag"`
+	Digest string `json:"digest"`
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// summary is the derived view of one repository both renderers use.
+type summary struct {
+	Name          string
+	Backend       string
+	Caps          graph.Capabilities
+	Err           error
+	Deleted       []deletedRow // manifests gone (incl. already gone; dry run: would go)
+	RemovedTags   []string     // tags that no longer exist (deleted manifests' + untagged)
+	Untagged      []string     // tags removed alone
+	Kept          []KeptTag    // matching tags kept, with the rule
+	Failed        []apply.Record
+	NotAttempted  []apply.Record
+	Skipped       []apply.Record
+	Stopped       error
+	Warnings      []string
+	DeletedCount  int
+	AlreadyGone   int
+	FailedCount   int
+	RefusedCount  int
+	NotRunReason  string // the plan exists but apply did not run
+	PlannedDelete int
+}
+
+type deletedRow struct {
+	Digest      string
+	Kind        graph.Kind
+	Tags        []string
+	AlreadyGone bool
+}
+
+// records returns the repository's records, synthesizing NotAttempted ones
+// when apply never ran, so that the outputs stay exact.
+func records(rp *Repository) ([]apply.Record, string) {
+	if rp.Result != nil {
+		return rp.Result.Records, ""
+	}
+	if rp.Plan == nil {
+		return nil, ""
+	}
+	why := "apply did not run"
+	if rp.Err != nil {
+		why = "apply did not run: " + rp.Err.Error()
+	}
+	var out []apply.Record
+	for _, ph := range rp.Plan.Phases {
+		for _, op := range ph {
+			out = append(out, apply.Record{Op: op, Outcome: apply.NotAttempted, Reason: why})
+		}
+	}
+	return out, why
+}
+
+func summarize(rp *Repository) summary {
+	s := summary{Name: rp.Name, Backend: rp.Backend, Caps: rp.Capabilities, Err: rp.Err}
+	if s.Name == "" && rp.Plan != nil {
+		s.Name = rp.Plan.Repository
+	}
+	if s.Backend == "" && rp.Plan != nil {
+		s.Backend = rp.Plan.Backend
+		s.Caps = rp.Plan.Capabilities
+	}
+	if rp.Result != nil {
+		s.Stopped = rp.Result.Stopped
+	}
+	s.Warnings = dedupe(append(append([]string(nil), rp.Warnings...), planWarnings(rp.Plan)...))
+
+	recs, notRun := records(rp)
+	s.NotRunReason = notRun
+
+	var tagDec map[string]plan.TagDecision
+	var manDec map[string]plan.ManifestDecision
+	if rp.Plan != nil {
+		tagDec = make(map[string]plan.TagDecision, len(rp.Plan.Tags))
+		for _, td := range rp.Plan.Tags {
+			tagDec[td.Tag] = td
+		}
+		manDec = make(map[string]plan.ManifestDecision, len(rp.Plan.Manifests))
+		for _, md := range rp.Plan.Manifests {
+			manDec[md.Digest] = md
+		}
+		// Matching tags the plan itself kept.
+		for _, td := range rp.Plan.Tags {
+			if td.Matched && td.Action == plan.Keep {
+				s.Kept = append(s.Kept, KeptTag{Tag: td.Tag, Digest: td.Digest, Rule: string(td.Rule), Reason: td.Reason})
+			}
+		}
+	}
+
+	for _, rec := range recs {
+		switch rec.Op.Kind {
+		case plan.OpDelete:
+			s.PlannedDelete++
+		}
+		switch rec.Outcome {
+		case apply.Deleted, apply.AlreadyGone:
+			if rec.Op.Kind == plan.OpDelete {
+				s.Deleted = append(s.Deleted, deletedRow{
+					Digest: rec.Op.Digest, Kind: manDec[rec.Op.Digest].Kind,
+					Tags: rec.Tags, AlreadyGone: rec.Outcome == apply.AlreadyGone,
+				})
+				s.DeletedCount++
+				if rec.Outcome == apply.AlreadyGone {
+					s.AlreadyGone++
+				}
+			} else {
+				s.Untagged = append(s.Untagged, rec.Tags...)
+			}
+			s.RemovedTags = append(s.RemovedTags, rec.Tags...)
+		case apply.Untagged:
+			s.Untagged = append(s.Untagged, rec.Tags...)
+			s.RemovedTags = append(s.RemovedTags, rec.Tags...)
+		default:
+			// The op did not happen: its tags are kept; say which outcome
+			// kept them.
+			rule := string(rec.Outcome)
+			if rec.Outcome == apply.KeptNoUntag {
+				rule = string(plan.RuleCannotUntag)
+			}
+			for _, tag := range opTags(rec, manDec) {
+				if td, ok := tagDec[tag]; ok && !td.Matched {
+					continue
+				}
+				s.Kept = append(s.Kept, KeptTag{Tag: tag, Digest: rec.Op.Digest, Rule: rule, Reason: rec.Reason})
+			}
+			switch rec.Outcome {
+			case apply.Failed:
+				s.Failed = append(s.Failed, rec)
+				s.FailedCount++
+			case apply.Refused:
+				s.Failed = append(s.Failed, rec)
+				s.RefusedCount++
+			case apply.NotAttempted:
+				s.NotAttempted = append(s.NotAttempted, rec)
+			case apply.Skipped:
+				s.Skipped = append(s.Skipped, rec)
+			}
+		}
+	}
+	return s
+}
+
+// opTags are the tags an op would have removed.
+func opTags(rec apply.Record, manDec map[string]plan.ManifestDecision) []string {
+	if rec.Op.Kind == plan.OpUntag {
+		return []string{rec.Op.Tag}
+	}
+	if len(rec.Tags) > 0 {
+		return rec.Tags
+	}
+	return manDec[rec.Op.Digest].Tags
+}
+
+func planWarnings(p *plan.Plan) []string {
+	if p == nil {
+		return nil
+	}
+	return p.Warnings
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Outputs returns the step outputs, in a fixed order. Every value is one
+// line: JSON arrays (strings escaped by encoding/json), numbers, booleans.
+//
+// With more than one repository, tags in deleted-tags and kept-tags are
+// written as full references, "host/repo:tag", so they stay unambiguous;
+// with one repository they are bare tags. deleted-digests stays bare digests
+// (deduplicated); deleted-images always holds "host/repo@sha256:...".
+func Outputs(r *Report) []Output {
+	multi := len(r.Repositories) > 1
+	digests := []string{}
+	tags := []string{}
+	images := []string{}
+	kept := []KeptTag{}
+	seen := map[string]bool{}
+	deleted, failed := 0, 0
+	for i := range r.Repositories {
+		rp := &r.Repositories[i]
+		s := summarize(rp)
+		prefix := func(tag string) string {
+			if multi {
+				return s.Name + ":" + tag
+			}
+			return tag
+		}
+		for _, d := range s.Deleted {
+			if !seen[d.Digest] {
+				seen[d.Digest] = true
+				digests = append(digests, d.Digest)
+			}
+			images = append(images, s.Name+"@"+d.Digest)
+		}
+		for _, t := range s.RemovedTags {
+			tags = append(tags, prefix(t))
+		}
+		for _, k := range s.Kept {
+			k.Tag = prefix(k.Tag)
+			kept = append(kept, k)
+		}
+		deleted += s.DeletedCount
+		failed += s.FailedCount
+		if rp.Err != nil {
+			failed++
+		}
+	}
+	return []Output{
+		{"deleted-digests", jsonLine(digests)},
+		{"deleted-tags", jsonLine(tags)},
+		{"deleted-count", strconv.Itoa(deleted)},
+		{"kept-tags", jsonLine(kept)},
+		{"deleted-images", jsonLine(images)},
+		{"dry-run", strconv.FormatBool(r.DryRun)},
+		{"failed-count", strconv.Itoa(failed)},
+	}
+}
+
+// jsonLine encodes v on one line. encoding/json escapes control characters
+// (so no raw newline can end the value early) and <, >, &.
+func jsonLine(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only plain strings and structs of strings are encoded here.
+		return "[]"
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -1,0 +1,173 @@
+package settings
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is how a setting's text is read.
+type Kind string
+
+const (
+	KindString   Kind = "string"   // taken as is (trimmed)
+	KindList     Kind = "list"     // one per line or comma-separated
+	KindBool     Kind = "bool"     // true/false, yes/no, on/off, 1/0
+	KindInt      Kind = "int"      // a whole number in [Min, Max]
+	KindDuration Kind = "duration" // Go duration plus d and w: 90m, 36h, 30d, 2w
+	KindEnum     Kind = "enum"     // one of Values
+)
+
+// maxNumber bounds every number setting: a larger one is a typo.
+const maxNumber = 1_000_000
+
+// Definition is one setting. The table in Definitions drives parsing, the
+// command-line flags and --help, action.yml (checked by a test) and the
+// README's input table.
+type Definition struct {
+	Name  string // kebab-case, the name users write: "dry-run"
+	Field string // the Settings field it fills: "DryRun"
+	Kind  Kind
+	// Default is the value when nothing sets it ("" = none).
+	Default string
+	// ActionDefault is action.yml's default when it differs from Default
+	// (github-token: ${{ github.token }}).
+	ActionDefault string
+	Help          string
+	Required      bool
+	Secret        bool     // masked as soon as it is read
+	CLIOnly       bool     // not an action input (json)
+	Min, Max      int      // KindInt bounds
+	Values        []string // KindEnum choices
+}
+
+// Env is the setting's environment-variable stem: "dry-run" -> "DRY_RUN",
+// read as REGSWEEP_DRY_RUN, PLUGIN_DRY_RUN or INPUT_DRY-RUN by the providers.
+func (d Definition) Env() string {
+	return strings.ToUpper(strings.ReplaceAll(d.Name, "-", "_"))
+}
+
+// actionDefault is the default action.yml declares.
+func (d Definition) actionDefault() string {
+	if d.ActionDefault != "" {
+		return d.ActionDefault
+	}
+	return d.Default
+}
+
+// Definitions returns every setting, in the order of --help and the README.
+func Definitions() []Definition {
+	return []Definition{
+		{Name: "repository", Field: "Repositories", Kind: KindList, Required: true,
+			Help: "Repositories to sweep, one per line or comma-separated: `host[:port]/path` (no host means Docker Hub); a trailing `/*` takes every repository below that path."},
+		{Name: "tags", Field: "Tags", Kind: KindList,
+			Help: "Tag patterns to delete, one per line or comma-separated; globs (`*`, `?`, `[...]`) matched against the whole tag. Left empty while keep-latest or older-than is set, every tag is a candidate."},
+		{Name: "exclude-tags", Field: "ExcludeTags", Kind: KindList,
+			Help: "Tag patterns never deleted, even when they match tags."},
+		{Name: "use-regex", Field: "UseRegex", Kind: KindBool, Default: "false",
+			Help: "Read tags and exclude-tags as RE2 regular expressions matched against the whole tag, one per line (commas belong to the expression)."},
+		{Name: "dry-run", Field: "DryRun", Kind: KindBool, Default: "false",
+			Help: "Plan and report exactly what a real run would do; delete nothing."},
+		{Name: "username", Field: "Username", Kind: KindString,
+			Help: "Registry username. Without username and password, the Docker config and anonymous access are tried."},
+		{Name: "password", Field: "Password", Kind: KindString, Secret: true,
+			Help: "Registry password or token (masked in logs)."},
+		{Name: "github-token", Field: "GitHubToken", Kind: KindString, Secret: true, ActionDefault: "${{ github.token }}",
+			Help: "Token for the GitHub Packages API, used for ghcr.io; needs `packages: write` (or a classic PAT with `delete:packages`)."},
+		{Name: "max-deletions", Field: "MaxDeletions", Kind: KindInt, Default: "0", Min: 0, Max: maxNumber,
+			Help: "When the plan would delete more manifests than this, stop before deleting anything (0: no cap)."},
+		{Name: "concurrency", Field: "Concurrency", Kind: KindInt, Default: "12", Min: 1, Max: 64,
+			Help: "Registry requests in flight at once (1 to 64)."},
+		{Name: "insecure", Field: "Insecure", Kind: KindBool, Default: "false",
+			Help: "Allow plain HTTP and unverified TLS for the named registries (loopback registries work over HTTP without it)."},
+		{Name: "keep-latest", Field: "KeepLatest", Kind: KindInt, Default: "0", Min: 0, Max: maxNumber,
+			Help: "Keep the newest N of the matching tags, by semantic version when every one parses as one, else by creation time (0: off)."},
+		{Name: "older-than", Field: "OlderThan", Kind: KindDuration,
+			Help: "Delete only images created longer ago than this: `90m`, `36h`, `30d`, `2w` (empty: any age)."},
+		{Name: "delete-referrers", Field: "DeleteReferrers", Kind: KindBool, Default: "true",
+			Help: "Delete signatures, attestations and SBOMs together with the image they refer to, and orphaned ones."},
+		{Name: "untagged", Field: "Untagged", Kind: KindBool, Default: "false",
+			Help: "Also delete manifests that nothing references, on registries that can list them."},
+		{Name: "backend", Field: "Backend", Kind: KindEnum, Default: "auto", Values: []string{"auto", "oci", "github", "dockerhub"},
+			Help: "Registry API to use: `auto` (from the host), `oci`, `github` (GitHub Packages) or `dockerhub`."},
+		{Name: "ghcr-untag-workaround", Field: "UntagWithPlaceholder", Kind: KindBool, Default: "false",
+			Help: "On ghcr.io, remove a tag that shares its image with a kept tag by moving it to a placeholder image (GitHub cannot untag)."},
+		{Name: "json", Field: "JSON", Kind: KindBool, Default: "false", CLIOnly: true,
+			Help: "Print the outputs as one JSON object on stdout (command line)."},
+		{Name: "timeout", Field: "Timeout", Kind: KindDuration,
+			Help: "Stop the run after this long: `30s`, `10m`, `2h` (empty: no limit)."},
+	}
+}
+
+// definition returns the named definition.
+func definition(defs []Definition, name string) (Definition, bool) {
+	for _, d := range defs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Definition{}, false
+}
+
+// metavar names a flag's value in --help.
+func (d Definition) metavar() string {
+	switch d.Kind {
+	case KindBool:
+		return ""
+	case KindInt:
+		return "n"
+	case KindDuration:
+		return "duration"
+	case KindList:
+		return "list"
+	case KindEnum:
+		return "name"
+	default:
+		return "text"
+	}
+}
+
+// MarkdownTable is the README's input table, generated from Definitions.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Input | Required | Default | Description |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for _, d := range Definitions() {
+		if d.CLIOnly {
+			continue
+		}
+		req := "no"
+		if d.Required {
+			req = "**yes**"
+		}
+		def := ""
+		if v := d.actionDefault(); v != "" {
+			def = "`" + v + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", d.Name, req, def, strings.ReplaceAll(d.Help, "|", `\|`))
+	}
+	return b.String()
+}
+
+// ActionInputsYAML renders the `inputs:` block of action.yml from the table
+// (the test keeps action.yml equal to it; -update rewrites it).
+func ActionInputsYAML() string {
+	var b strings.Builder
+	b.WriteString("inputs:\n")
+	for _, d := range Definitions() {
+		if d.CLIOnly {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s:\n", d.Name)
+		fmt.Fprintf(&b, "    description: %s\n", yamlQuote(d.Help))
+		fmt.Fprintf(&b, "    required: %t\n", d.Required)
+		if v := d.actionDefault(); v != "" {
+			fmt.Fprintf(&b, "    default: %s\n", yamlQuote(v))
+		}
+	}
+	return b.String()
+}
+
+// yamlQuote writes a single-quoted YAML scalar.
+func yamlQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

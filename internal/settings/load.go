@@ -1,0 +1,357 @@
+package settings
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/plan"
+)
+
+// Error is a bad or missing setting: the app prints it and exits 2 before
+// any request. Its message is one sentence naming the input and the fix.
+type Error struct {
+	Input string // kebab-case setting name; "" when no single input is at fault
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Input == "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("input %q: %s", e.Input, e.Msg)
+}
+
+// ErrHelp is returned by Load for --help or -h: print Usage() and exit 0.
+var ErrHelp = flag.ErrHelp
+
+// ErrVersion is returned by Load for --version: print the version, exit 0.
+var ErrVersion = errors.New("version requested")
+
+// Source says where a setting's value came from.
+type Source string
+
+const (
+	SourceFlag    Source = "flag"       // a command-line flag
+	SourceCI      Source = "ci"         // the provider (INPUT_*, PLUGIN_*, REGSWEEP_*)
+	SourceCIDef   Source = "ci-default" // the provider's default (GitLab CI_REGISTRY_IMAGE)
+	SourceDefault Source = "default"    // the definition's default
+	SourceUnset   Source = ""
+)
+
+// Load reads, validates and returns the settings of one run. args are the
+// command-line arguments after the program name. Precedence per setting:
+// flag > provider Lookup > provider Default > definition default; an empty
+// value counts as unset at every level. Secrets are passed to p.Mask as
+// soon as they are read. Every failure is an *Error (several are joined
+// with errors.Join), except ErrHelp and ErrVersion.
+//
+// When tags is empty but keep-latest or older-than is set, every tag is a
+// candidate (Policy.Include matches all); Tags stays empty.
+func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) {
+	defs := Definitions()
+	flags, err := parseFlags(defs, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{defs: defs, flags: flags, p: p, sources: map[string]Source{}}
+
+	// go-envconfig reads a struct built from the table (one string field per
+	// setting, tagged with its env stem) through a lookuper that maps the
+	// stem back to the kebab name: go-envconfig refuses '-' in keys.
+	fields := make([]reflect.StructField, len(defs))
+	for i, d := range defs {
+		fields[i] = reflect.StructField{Name: d.Field, Type: reflect.TypeFor[string](), Tag: reflect.StructTag(`env:"` + d.Env() + `"`)}
+	}
+	raw := reflect.New(reflect.StructOf(fields))
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   raw.Interface(),
+		Lookuper: envconfig.LookuperFunc(r.lookupEnv),
+	}); err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+
+	s := &Settings{Sources: r.sources}
+	sv := reflect.ValueOf(s).Elem()
+	regex := r.useRegex()
+	var errs []error
+	for i, d := range defs {
+		v := strings.TrimSpace(raw.Elem().Field(i).String())
+		if v == "" {
+			if d.Required {
+				errs = append(errs, &Error{Input: d.Name, Msg: "is required (" + requiredHint(d.Name) + ")"})
+			}
+			continue
+		}
+		if err := assign(sv.FieldByName(d.Field), d, v, regex); err != nil {
+			errs = append(errs, &Error{Input: d.Name, Msg: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r.scopeCIDefaultCredentials(s)
+	if err := buildPolicy(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// requiredHint tells how to set a required setting.
+func requiredHint(name string) string {
+	if name == "repository" {
+		return "set it to the repository to sweep, e.g. registry.example.com/team/app"
+	}
+	return "set it"
+}
+
+// assign parses v by the definition's kind into the Settings field.
+func assign(f reflect.Value, d Definition, v string, regex bool) error {
+	switch d.Kind {
+	case KindBool:
+		b, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case KindInt:
+		n, err := parseInt(v, d.Min, d.Max)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(n))
+	case KindDuration:
+		dur, err := ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(dur))
+	case KindEnum:
+		lv := strings.ToLower(v)
+		for _, c := range d.Values {
+			if lv == c {
+				f.SetString(c)
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(d.Values, ", "))
+	case KindList:
+		commas := !(regex && (d.Name == "tags" || d.Name == "exclude-tags"))
+		items := SplitList(v, commas)
+		if d.Name == "repository" {
+			seen := map[string]bool{}
+			var repos []string
+			for _, it := range items {
+				r, err := ParseRepository(it)
+				if err != nil {
+					return err
+				}
+				if !seen[r] {
+					seen[r] = true
+					repos = append(repos, r)
+				}
+			}
+			items = repos
+		}
+		f.Set(reflect.ValueOf(items))
+	default:
+		f.SetString(v)
+	}
+	return nil
+}
+
+// buildPolicy compiles the patterns and checks there is something to do.
+func buildPolicy(s *Settings) error {
+	if len(s.Tags) == 0 && s.KeepLatest == 0 && s.OlderThan == 0 && !s.Untagged {
+		return &Error{Msg: "nothing to delete: set tags, keep-latest, older-than or untagged"}
+	}
+	include := s.Tags
+	regex := s.UseRegex
+	if len(include) == 0 && (s.KeepLatest > 0 || s.OlderThan > 0) {
+		include, regex = []string{"*"}, false
+	}
+	inc, err := plan.CompilePatterns(include, regex)
+	if err != nil {
+		return &Error{Input: "tags", Msg: patternMsg(err)}
+	}
+	exc, err := plan.CompilePatterns(s.ExcludeTags, s.UseRegex)
+	if err != nil {
+		return &Error{Input: "exclude-tags", Msg: patternMsg(err)}
+	}
+	s.Policy = plan.Policy{
+		Include:              inc,
+		Exclude:              exc,
+		KeepLatest:           s.KeepLatest,
+		OlderThan:            s.OlderThan,
+		DeleteReferrers:      s.DeleteReferrers,
+		Untagged:             s.Untagged,
+		UntagWithPlaceholder: s.UntagWithPlaceholder,
+	}
+	return nil
+}
+
+func patternMsg(err error) string {
+	var pe *plan.PatternError
+	if errors.As(err, &pe) {
+		if pe.Regex {
+			return fmt.Sprintf("invalid regular expression %q: %s (fix it, or set use-regex to false for globs)", pe.Pattern, pe.Problem)
+		}
+		return fmt.Sprintf("invalid glob pattern %q: %s (fix it, or set use-regex to true for regular expressions)", pe.Pattern, pe.Problem)
+	}
+	return err.Error()
+}
+
+// resolver answers go-envconfig's lookups from the flags and the provider.
+type resolver struct {
+	defs    []Definition
+	flags   map[string]string
+	p       ci.Provider
+	sources map[string]Source
+}
+
+func (r *resolver) lookupEnv(key string) (string, bool) {
+	for _, d := range r.defs {
+		if d.Env() == key {
+			v, src := r.resolve(d)
+			r.sources[d.Name] = src
+			if d.Secret && v != "" {
+				r.p.Mask(v)
+			}
+			return v, v != ""
+		}
+	}
+	return "", false
+}
+
+// resolve applies the precedence; empty (after trimming) is unset.
+func (r *resolver) resolve(d Definition) (string, Source) {
+	if v := strings.TrimSpace(r.flags[d.Name]); v != "" {
+		return v, SourceFlag
+	}
+	if v, ok := r.p.Lookup(d.Name); ok && strings.TrimSpace(v) != "" {
+		return v, SourceCI
+	}
+	if v, ok := r.p.Default(d.Name); ok && strings.TrimSpace(v) != "" {
+		return v, SourceCIDef
+	}
+	if d.Default != "" {
+		return d.Default, SourceDefault
+	}
+	return "", SourceUnset
+}
+
+// useRegex peeks at use-regex before lists are split: it decides whether
+// commas separate patterns. A bad value is reported by its own field.
+func (r *resolver) useRegex() bool {
+	d, _ := definition(r.defs, "use-regex")
+	v, _ := r.resolve(d)
+	b, err := parseBool(v)
+	return err == nil && b
+}
+
+// scopeCIDefaultCredentials keeps credentials the CI supplied (GitLab's
+// CI_REGISTRY_USER/PASSWORD, CI_JOB_TOKEN) for the CI's own registry: they
+// are dropped unless every repository is on the host of the CI's default
+// repository, so a job token is never sent to another registry.
+func (r *resolver) scopeCIDefaultCredentials(s *Settings) {
+	if r.sources["username"] != SourceCIDef && r.sources["password"] != SourceCIDef {
+		return
+	}
+	host := ""
+	if v, ok := r.p.Default("repository"); ok {
+		if repo, err := ParseRepository(strings.TrimSpace(v)); err == nil {
+			host = RepositoryHost(repo)
+		}
+	}
+	for _, repo := range s.Repositories {
+		if host == "" || RepositoryHost(repo) != host {
+			if r.sources["username"] == SourceCIDef {
+				s.Username = ""
+			}
+			if r.sources["password"] == SourceCIDef {
+				s.Password = ""
+			}
+			r.p.Infof("Not using the %s job's registry credentials: %s is not on the job's registry %s.", r.p.Name(), repo, orNone(host))
+			return
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// parseFlags reads --name value / --name=value for every definition (a
+// list flag may repeat), --help and --version. Values are validated later,
+// with the same messages as every other source.
+func parseFlags(defs []Definition, args []string) (map[string]string, error) {
+	vals := map[string]string{}
+	fs := flag.NewFlagSet("regsweep", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for _, d := range defs {
+		fs.Var(&flagValue{def: d, vals: vals}, d.Name, d.Help)
+	}
+	version := fs.Bool("version", false, "print the version")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, ErrHelp
+		}
+		return nil, &Error{Msg: flagMsg(err) + " (see regsweep --help)"}
+	}
+	if *version {
+		return nil, ErrVersion
+	}
+	if fs.NArg() > 0 {
+		return nil, &Error{Msg: fmt.Sprintf("unexpected argument %q: settings are flags such as --repository or --tags (see regsweep --help)", fs.Arg(0))}
+	}
+	return vals, nil
+}
+
+// flagMsg rewords the flag package's errors in --flag terms.
+func flagMsg(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return "unknown flag --" + strings.TrimLeft(name, "-")
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return "flag --" + strings.TrimLeft(name, "-") + " needs a value"
+	}
+	return msg
+}
+
+// flagValue records a flag's raw text; booleans may be given bare.
+type flagValue struct {
+	def  Definition
+	vals map[string]string
+}
+
+func (f *flagValue) String() string { return "" }
+
+func (f *flagValue) Set(v string) error {
+	if prev, ok := f.vals[f.def.Name]; ok && f.def.Kind == KindList && prev != "" {
+		v = prev + "\n" + v
+	}
+	f.vals[f.def.Name] = v
+	return nil
+}
+
+func (f *flagValue) IsBoolFlag() bool { return f.def.Kind == KindBool }
+
+// WithTimeout returns ctx bounded by the timeout setting (none when 0).
+func (s *Settings) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.Timeout)
+}

@@ -1,0 +1,212 @@
+package settings
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// SplitList splits a list setting into trimmed, non-empty entries: one per
+// line, and with commas also separating entries when commas is true (regular
+// expressions keep their commas: `a{1,3}`).
+func SplitList(s string, commas bool) []string {
+	sep := func(r rune) bool { return r == '\n' || r == '\r' || (commas && r == ',') }
+	var out []string
+	for _, f := range strings.FieldsFunc(s, sep) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseBool accepts true/false, yes/no, on/off and 1/0 in any case.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (use true or false)", s)
+}
+
+// parseInt reads a whole number within [lo, hi].
+func parseInt(s string, lo, hi int) (int, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number (use a number from %d to %d)", s, lo, hi)
+	}
+	switch {
+	case n < 0 && lo >= 0:
+		return 0, fmt.Errorf("%d is negative (use a number from %d to %d)", n, lo, hi)
+	case n < int64(lo) || n > int64(hi):
+		return 0, fmt.Errorf("%d is out of range (use a number from %d to %d)", n, lo, hi)
+	}
+	return int(n), nil
+}
+
+// ParseDuration reads a non-negative duration: Go's units (ns, us, ms, s, m,
+// h) plus d (24h) and w (7d), combinable and fractional ("1d12h", "1.5d").
+// There is no year or month unit: their length varies, so they are refused
+// with a hint to use days.
+func ParseDuration(s string) (time.Duration, error) {
+	orig := s
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimPrefix(s, "+")
+	bad := func(why string) error {
+		return fmt.Errorf("%q is not a duration: %s (use a number and a unit: 90m, 36h, 30d, 2w)", orig, why)
+	}
+	switch {
+	case s == "":
+		return 0, bad("it is empty")
+	case s == "0":
+		return 0, nil
+	case strings.HasPrefix(s, "-"):
+		return 0, fmt.Errorf("%q is negative (use a positive duration such as 30d, or leave it empty)", orig)
+	}
+	var total time.Duration
+	for s != "" {
+		i := 0
+		for i < len(s) && (s[i] == '.' || (s[i] >= '0' && s[i] <= '9')) {
+			i++
+		}
+		num := s[:i]
+		if num == "" {
+			return 0, bad("expected a number before " + strconv.Quote(s))
+		}
+		j := i
+		for j < len(s) && !(s[j] == '.' || (s[j] >= '0' && s[j] <= '9')) {
+			j++
+		}
+		unit := s[i:j]
+		s = s[j:]
+		mult := time.Duration(1)
+		switch unit {
+		case "":
+			return 0, bad(num + " has no unit")
+		case "y", "yr", "year", "years", "mo", "month", "months":
+			return 0, fmt.Errorf("%q is not a duration: years and months vary in length (use days or weeks: 365d, 4w)", orig)
+		case "d":
+			unit, mult = "h", 24
+		case "w":
+			unit, mult = "h", 24*7
+		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
+		default:
+			return 0, bad("unknown unit " + strconv.Quote(unit))
+		}
+		d, err := time.ParseDuration(num + unit)
+		if err != nil {
+			return 0, bad(strconv.Quote(num+unit) + " is not a number with a unit")
+		}
+		if d > math.MaxInt64/mult {
+			return 0, fmt.Errorf("%q is too long (at most about 290 years)", orig)
+		}
+		d *= mult
+		if total > math.MaxInt64-d {
+			return 0, fmt.Errorf("%q is too long (at most about 290 years)", orig)
+		}
+		total += d
+	}
+	return total, nil
+}
+
+// dockerHub is how regsweep writes Docker Hub repositories.
+const dockerHub = "docker.io"
+
+// ParseRepository validates one repository and returns it normalized:
+// "host[:port]/path"; no host means Docker Hub ("alpine" ->
+// "docker.io/library/alpine", "ns/app" -> "docker.io/ns/app"). A trailing
+// "/*" (every repository below a path or a whole registry) is kept.
+func ParseRepository(s string) (string, error) {
+	orig := s
+	s = strings.TrimSpace(s)
+	hint := "use host[:port]/path, e.g. registry.example.com/team/app"
+	if s == "" {
+		return "", fmt.Errorf("an empty repository (%s)", hint)
+	}
+	if strings.Contains(s, "://") {
+		return "", fmt.Errorf("%q is not a repository: drop the scheme (%s)", orig, hint)
+	}
+	if strings.ContainsRune(s, '@') {
+		return "", fmt.Errorf("%q is not a repository: drop the digest (%s; tags are chosen with tags)", orig, hint)
+	}
+	if last := s[strings.LastIndex(s, "/")+1:]; strings.Contains(last, ":") && strings.Contains(s, "/") {
+		return "", fmt.Errorf("%q is not a repository: drop the tag (%s; tags are chosen with tags)", orig, hint)
+	}
+	if rest, ok := strings.CutSuffix(s, "/*"); ok {
+		if !strings.Contains(rest, "/") && looksLikeHost(rest) {
+			reg, err := name.NewRegistry(rest)
+			if err != nil {
+				return "", fmt.Errorf("%q is not a registry: %v (%s/*)", orig, err, "use host[:port]")
+			}
+			return normalizeRegistry(reg.RegistryStr()) + "/*", nil
+		}
+		r, err := ParseRepository(rest)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(r, dockerHub+"/library/") && !strings.HasPrefix(rest, dockerHub) && !strings.Contains(rest, "/") {
+			// "ns/*" on Docker Hub: a namespace, not library/ns.
+			return dockerHub + "/" + rest + "/*", nil
+		}
+		return r + "/*", nil
+	}
+	if strings.Contains(s, "*") {
+		return "", fmt.Errorf("%q is not a repository: a wildcard is only allowed as a trailing /* (%s)", orig, hint)
+	}
+	if !strings.Contains(s, "/") && looksLikeHost(s) {
+		return "", fmt.Errorf("%q names a registry, not a repository: add the path (%s), or %s/* for every repository", orig, hint, s)
+	}
+	repo, err := name.NewRepository(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a repository: %s (%s)", orig, repoProblem(err), hint)
+	}
+	// go-containerregistry lets "a//b" and "a/" through; the distribution
+	// grammar does not.
+	for _, c := range strings.Split(repo.RepositoryStr(), "/") {
+		if !pathComponent.MatchString(c) {
+			return "", fmt.Errorf("%q is not a repository: path part %q is not lowercase letters and digits joined by . _ or - (%s)", orig, c, hint)
+		}
+	}
+	return normalizeRegistry(repo.RegistryStr()) + "/" + repo.RepositoryStr(), nil
+}
+
+// pathComponent is one path component in the distribution reference grammar.
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+
+// looksLikeHost tells a registry host from a Docker Hub namespace, the way
+// Docker does: a dot, a port or "localhost".
+func looksLikeHost(s string) bool {
+	return strings.ContainsAny(s, ".:") || s == "localhost"
+}
+
+func normalizeRegistry(r string) string {
+	if r == name.DefaultRegistry || r == "index.docker.io" || r == "registry-1.docker.io" {
+		return dockerHub
+	}
+	return r
+}
+
+// repoProblem shortens go-containerregistry's message.
+func repoProblem(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": "); i >= 0 && strings.Contains(msg[:i], "repository") {
+		msg = msg[i+2:]
+	}
+	if strings.Contains(msg, "a-z0-9") || strings.Contains(msg, "lowercase") {
+		return "use lowercase letters, digits and . _ - / only"
+	}
+	return msg
+}
+
+// RepositoryHost returns the registry host of a normalized repository.
+func RepositoryHost(repo string) string {
+	host, _, _ := strings.Cut(repo, "/")
+	return host
+}
