@@ -10,7 +10,8 @@ ARG VERSION=dev
 ARG REVISION=unknown
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION}" -o /out/regsweep .
 
-FROM scratch
+# The default image: nothing but the binary and CA certificates.
+FROM scratch AS action
 ARG VERSION=dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.source="https://github.com/regsweep/regsweep" \
@@ -22,3 +23,12 @@ LABEL org.opencontainers.image.source="https://github.com/regsweep/regsweep" \
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/regsweep /regsweep
 ENTRYPOINT ["/regsweep"]
+
+# GitLab CI runs `script:` with /bin/sh, so it gets a busybox-based variant
+# (docker build --target shell); published as :<version>-shell.
+FROM busybox:1.37-musl AS shell
+COPY --from=action / /
+ENTRYPOINT ["/regsweep"]
+
+# The last stage is what a plain `docker build` (and the action) builds.
+FROM action

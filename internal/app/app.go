@@ -45,6 +45,8 @@ type Env struct {
 	// Base, if set, is the HTTP transport under regsweep's own (tests and the
 	// benchmark inject delays and faults here).
 	Base http.RoundTripper
+	// DockerHubURL, if set, replaces the Docker Hub API base (tests).
+	DockerHubURL string
 	// Stats, if set, receives the transport's counters when the run ends.
 	Stats func(transport.Stats)
 }

@@ -2,11 +2,23 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/dockerhub"
 )
 
-func newDockerHub(_ context.Context, _ *runner, _ string) (backend.Backend, error) {
-	return nil, errors.New("docker hub backend: not wired yet")
+func newDockerHub(ctx context.Context, r *runner, repo string) (backend.Backend, error) {
+	ns, name, err := dockerhub.ParseRepository(repo)
+	if err != nil {
+		return nil, err
+	}
+	return dockerhub.New(ctx, dockerhub.Options{
+		Namespace:  ns,
+		Repository: name,
+		Username:   r.s.Username,
+		Password:   r.s.Password,
+		BaseURL:    r.env.DockerHubURL,
+		Transport:  r.ts.get(familyDockerHub),
+		Insecure:   r.s.Insecure,
+	})
 }

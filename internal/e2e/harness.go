@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/app"
+	"github.com/regsweep/regsweep/internal/transport"
 )
 
 // Registry is an embedded registry under test.
@@ -111,6 +112,29 @@ func RunAction(t *testing.T, inputs map[string]string) Result {
 // RunActionAt is RunAction with a fixed clock (age rules).
 func RunActionAt(t *testing.T, now time.Time, inputs map[string]string) Result {
 	t.Helper()
+	return RunWith(t, Options{Now: now}, inputs)
+}
+
+// Options are the less common knobs of a run.
+type Options struct {
+	Now          time.Time         // zero: time.Now
+	Env          map[string]string // extra environment (GITHUB_API_URL, ...)
+	DockerHubURL string            // Docker Hub API base (its fake)
+	Ctx          context.Context   // nil: a 2-minute timeout
+	// Base is app.Env.Base: the HTTP transport under regsweep's own (fault
+	// tests give one with short timeouts).
+	Base http.RoundTripper
+	// Stats, if set, receives the transport's counters (app.Env.Stats).
+	Stats func(transport.Stats)
+}
+
+// RunWith runs the action with Options.
+func RunWith(t *testing.T, o Options, inputs map[string]string) Result {
+	t.Helper()
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	dir := t.TempDir()
 	outFile := filepath.Join(dir, "output")
 	sumFile := filepath.Join(dir, "summary")
@@ -126,6 +150,9 @@ func RunActionAt(t *testing.T, now time.Time, inputs map[string]string) Result {
 		"HOME":                dir, // no docker config of the machine's
 		"DOCKER_CONFIG":       dir,
 	}
+	for k, v := range o.Env {
+		env[k] = v
+	}
 	all := actionInputs(t)
 	for k, v := range inputs {
 		if _, ok := all[k]; !ok {
@@ -138,14 +165,21 @@ func RunActionAt(t *testing.T, now time.Time, inputs map[string]string) Result {
 	}
 	var log strings.Builder
 	w := &syncWriter{b: &log}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := o.Ctx
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+	}
 	code := app.Run(ctx, app.Env{
-		Getenv:  func(k string) string { return env[k] },
-		Stdout:  w,
-		Stderr:  w,
-		Version: "test",
-		Now:     func() time.Time { return now },
+		Getenv:       func(k string) string { return env[k] },
+		Stdout:       w,
+		Stderr:       w,
+		Version:      "test",
+		Now:          func() time.Time { return now },
+		DockerHubURL: o.DockerHubURL,
+		Base:         o.Base,
+		Stats:        o.Stats,
 	})
 	outs, err := os.ReadFile(outFile)
 	if err != nil {

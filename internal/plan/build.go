@@ -190,7 +190,7 @@ func (b *builder) ageVerdict(d string) *verdict {
 	}
 	cut := b.now.Add(-b.p.OlderThan)
 	if !t.Before(cut) {
-		return &verdict{RuleTooNew, fmt.Sprintf("created %s, within older-than %s", t.UTC().Format(time.RFC3339), fmtDuration(b.p.OlderThan))}
+		return &verdict{RuleTooNew, fmt.Sprintf("created %s, less than %s ago (older-than)", t.UTC().Format(time.RFC3339), fmtDuration(b.p.OlderThan))}
 	}
 	return nil
 }
@@ -262,11 +262,11 @@ func (b *builder) keepLatest(cands []*tagState) {
 		if i >= b.p.KeepLatest {
 			break
 		}
-		by := "newest by creation time"
+		by := "creation time"
 		if semverMode {
-			by = "highest version"
+			by = "version"
 		}
-		keep[im.digest] = verdict{RuleKeepLatest, fmt.Sprintf("among the %d %s images kept by keep-latest (#%d)", b.p.KeepLatest, by, i+1)}
+		keep[im.digest] = verdict{RuleKeepLatest, fmt.Sprintf("newest image #%d by %s; keep-latest keeps %d", i+1, by, b.p.KeepLatest)}
 	}
 	for _, im := range unranked {
 		keep[im.digest] = verdict{RuleAgeUnknown, "its creation time is unknown, so keep-latest cannot rank it"}
@@ -553,14 +553,10 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		if !del[d] {
 			continue
 		}
-		ph := 1 + levels[d]
-		if b.g.Capabilities.TagsOnly {
-			for _, t := range b.tagsOf[d] {
-				phases[ph] = append(phases[ph], Op{Kind: OpUntag, Digest: d, Tag: t})
-			}
-		} else {
-			phases[ph] = append(phases[ph], Op{Kind: OpDelete, Digest: d})
-		}
+		// On a tags-only registry (Docker Hub) the backend deletes a
+		// manifest by deleting every tag on it; it is still one OpDelete, so
+		// the record, the outputs and the count say a manifest went.
+		phases[1+levels[d]] = append(phases[1+levels[d]], Op{Kind: OpDelete, Digest: d})
 	}
 	renumber := make([]int, len(phases))
 	for i, ops := range phases {
@@ -595,6 +591,9 @@ func (b *builder) untagVerdict(d string, mv verdict) (Rule, string) {
 	rule := mv.rule
 	if kt := b.keptTags(d); len(kt) > 0 {
 		why = "shares its digest with kept tag " + quoteTags(kt)
+		if len(kt) > 1 {
+			why = "shares its digest with kept tags " + quoteTags(kt)
+		}
 		rule = RuleSharedDigest
 	} else {
 		why = "its image is kept (" + mv.reason + ")"

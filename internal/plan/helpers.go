@@ -188,15 +188,7 @@ func (p *Plan) Intersect(fresh *Plan) *Plan {
 		if m.Action != Delete {
 			continue
 		}
-		ok := freshMan[m.Digest].Action == Delete
-		if p.Capabilities.TagsOnly {
-			for _, t := range m.Tags {
-				ok = ok && keepOp[Op{Kind: OpUntag, Digest: m.Digest, Tag: t}]
-			}
-		} else {
-			ok = ok && keepOp[Op{Kind: OpDelete, Digest: m.Digest}]
-		}
-		if !ok {
+		if !(freshMan[m.Digest].Action == Delete && keepOp[Op{Kind: OpDelete, Digest: m.Digest}]) {
 			out.Manifests[i].Action, out.Manifests[i].Rule, out.Manifests[i].Phase = Keep, RuleChanged, 0
 			out.Manifests[i].Reason = changed("the image", freshMan[m.Digest].Reason)
 			delete(keepOp, Op{Kind: OpDelete, Digest: m.Digest})
@@ -218,9 +210,17 @@ func (p *Plan) Intersect(fresh *Plan) *Plan {
 		default:
 			continue
 		}
+		// The fresh plan must remove the same tag from the same image, or
+		// the record would claim a removal that did not happen.
+		ft, inFresh := freshTag[t.Tag]
+		ok = ok && inFresh && ft.Digest == t.Digest && ft.Action != Keep
 		if !ok {
 			out.Tags[i].Action, out.Tags[i].Rule = Keep, RuleChanged
-			out.Tags[i].Reason = changed("the tag", freshTag[t.Tag].Reason)
+			out.Tags[i].Reason = changed("the tag", ft.Reason)
+			if inFresh && ft.Digest != t.Digest {
+				out.Tags[i].Digest = ft.Digest
+				out.Tags[i].Reason = "the tag moved to another image during the run; it stays"
+			}
 			if p.Capabilities.TagsOnly || t.Action == Untag {
 				delete(keepOp, Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag})
 			}

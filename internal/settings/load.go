@@ -23,8 +23,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Input == "" {
+	switch {
+	case e.Input == "":
 		return e.Msg
+	case strings.HasPrefix(e.Msg, "is "):
+		return fmt.Sprintf("input %q %s", e.Input, e.Msg)
 	}
 	return fmt.Sprintf("input %q: %s", e.Input, e.Msg)
 }
@@ -84,9 +87,12 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	var errs []error
 	for i, d := range defs {
 		v := strings.TrimSpace(raw.Elem().Field(i).String())
+		if d.Kind == KindList && len(SplitList(v, true)) == 0 {
+			v = "" // only separators: as good as unset
+		}
 		if v == "" {
 			if d.Required {
-				errs = append(errs, &Error{Input: d.Name, Msg: "is required (" + requiredHint(d.Name) + ")"})
+				errs = append(errs, &Error{Input: d.Name, Msg: "is required: " + requiredHint(d.Name)})
 			}
 			continue
 		}
@@ -223,6 +229,9 @@ func (r *resolver) lookupEnv(key string) (string, bool) {
 			r.sources[d.Name] = src
 			if d.Secret && v != "" {
 				r.p.Mask(v)
+				if t := strings.TrimSpace(v); t != v {
+					r.p.Mask(t) // the value used is the trimmed one
+				}
 			}
 			return v, v != ""
 		}

@@ -102,7 +102,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		d, err := time.ParseDuration(num + unit)
 		if err != nil {
-			return 0, bad(strconv.Quote(num+unit) + " is not a number with a unit")
+			if strings.Count(num, ".") > 1 || num == "." {
+				return 0, bad(strconv.Quote(num) + " is not a number")
+			}
+			// A well-formed number Go refuses is one that overflows.
+			return 0, fmt.Errorf("%q is too long (at most about 290 years)", orig)
 		}
 		if d > math.MaxInt64/mult {
 			return 0, fmt.Errorf("%q is too long (at most about 290 years)", orig)
@@ -151,9 +155,9 @@ func ParseRepository(s string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if strings.HasPrefix(r, dockerHub+"/library/") && !strings.HasPrefix(rest, dockerHub) && !strings.Contains(rest, "/") {
-			// "ns/*" on Docker Hub: a namespace, not library/ns.
-			return dockerHub + "/" + rest + "/*", nil
+		if ns, ok := strings.CutPrefix(r, dockerHub+"/library/"); ok && !strings.Contains(rest, "library/") {
+			// "ns/*" or "docker.io/ns/*": a Docker Hub namespace, not library/ns.
+			return dockerHub + "/" + ns + "/*", nil
 		}
 		return r + "/*", nil
 	}
@@ -196,10 +200,7 @@ func normalizeRegistry(r string) string {
 // repoProblem shortens go-containerregistry's message.
 func repoProblem(err error) string {
 	msg := err.Error()
-	if i := strings.Index(msg, ": "); i >= 0 && strings.Contains(msg[:i], "repository") {
-		msg = msg[i+2:]
-	}
-	if strings.Contains(msg, "a-z0-9") || strings.Contains(msg, "lowercase") {
+	if strings.Contains(msg, "abcdefghijklmnopqrstuvwxyz") || strings.Contains(msg, "lowercase") {
 		return "use lowercase letters, digits and . _ - / only"
 	}
 	return msg

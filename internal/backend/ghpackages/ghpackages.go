@@ -59,7 +59,8 @@ type Options struct {
 	DeleteRate float64
 	// Concurrency bounds concurrent manifest reads (default 8).
 	Concurrency int
-	// RegistryScheme is "https" (default) or "http" (loopback tests).
+	// RegistryScheme is "https" or "http"; empty means http for a loopback
+	// registry host and https otherwise.
 	RegistryScheme string
 	// Insecure allows plain HTTP to non-loopback hosts.
 	Insecure bool
@@ -111,7 +112,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		opts.APIURL = DefaultAPIURL
 	}
 	if opts.RegistryScheme == "" {
+		// Loopback registries (tests, the fake) speak plain HTTP.
 		opts.RegistryScheme = "https"
+		if isLoopback(opts.Registry) {
+			opts.RegistryScheme = "http"
+		}
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8

@@ -12,7 +12,7 @@ import (
 	"github.com/regsweep/regsweep/internal/graph"
 )
 
-const deleteDisabledHint = "the registry has deletion turned off; enable it with `storage.delete.enabled: true` in its config " +
+const deleteDisabledHint = "enable it with `storage.delete.enabled: true` in the registry's config " +
 	"(or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it"
 
 // DeleteManifest implements backend.Backend: DELETE by digest, which takes
@@ -54,7 +54,7 @@ func (b *Backend) deleteRef(ctx context.Context, ref string) error {
 	}
 	he := httpError(http.MethodDelete, u, resp)
 	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" {
-		return fmt.Errorf("%w (%s): %w", backend.ErrDeleteDisabled, deleteDisabledHint, he)
+		return &disabledError{he: he}
 	}
 	return classify(http.MethodDelete, he)
 }
@@ -134,8 +134,20 @@ func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) {
 			return graph.Unknown, nil
 		}
 	}
+	b.opts.Logf("probe tag deletion: DELETE of an absent tag answered %d: tags can be removed alone: %s", resp.StatusCode, got)
 	b.mu.Lock()
 	b.untag = got
 	b.mu.Unlock()
 	return got, nil
 }
+
+// disabledError says deletion is off and how to turn it on; the registry's
+// own answer stays reachable with errors.As but is not printed, since the
+// status line adds nothing the hint does not say better.
+type disabledError struct{ he *backend.HTTPError }
+
+func (e *disabledError) Error() string {
+	return backend.ErrDeleteDisabled.Error() + ": " + deleteDisabledHint
+}
+
+func (e *disabledError) Unwrap() []error { return []error{backend.ErrDeleteDisabled, e.he} }

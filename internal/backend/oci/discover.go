@@ -373,7 +373,7 @@ func (d *discovery) readManifests(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 
-	eg, ctx := errgroup.WithContext(ctx)
+	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(d.b.opts.Concurrency)
 	var childJobs []string // matching indexes whose times come from their children; guarded by d.mu
 	for _, w := range jobs {
@@ -386,7 +386,7 @@ func (d *discovery) readManifests(ctx context.Context) error {
 			continue
 		}
 		eg.Go(func() error {
-			doc, err := d.manifest(ctx, w.digest)
+			doc, err := d.manifest(ectx, w.digest)
 			if errors.Is(err, backend.ErrNotFound) {
 				return nil // deleted since it was resolved
 			}
@@ -395,7 +395,7 @@ func (d *discovery) readManifests(ctx context.Context) error {
 			}
 			var created time.Time
 			if w.matched && d.opts.Created && !index {
-				if created, err = d.createdOf(ctx, doc); err != nil {
+				if created, err = d.createdOf(ectx, doc); err != nil {
 					return err
 				}
 			}

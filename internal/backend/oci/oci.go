@@ -144,13 +144,45 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 	}
 	// One handshake: ping, then (for bearer) one token with pull, push and
 	// delete, refreshed by go-containerregistry on a 401 (token expiry).
-	rt, err := ggcrtransport.NewWithContext(ctx, r.Registry, auth, opts.Transport,
+	sr := &schemeRecorder{inner: opts.Transport}
+	rt, err := ggcrtransport.NewWithContext(ctx, r.Registry, auth, sr,
 		[]string{r.Scope(ggcrtransport.DeleteScope)})
 	if err != nil {
 		return nil, handshakeError(r, err)
 	}
-	base := &url.URL{Scheme: "https", Host: r.RegistryStr(), Path: "/v2/" + r.RepositoryStr() + "/"}
+	base := &url.URL{Scheme: sr.get(), Host: r.RegistryStr(), Path: "/v2/" + r.RepositoryStr() + "/"}
 	return &Backend{repo: r, client: transport.Client(rt), base: base, opts: opts}, nil
+}
+
+// schemeRecorder notes the scheme of the first answer from the registry's
+// ping (https, or http where allowed), so that URLs in messages say what
+// was really used; go-containerregistry rewrites every request to that
+// scheme anyway.
+type schemeRecorder struct {
+	inner  http.RoundTripper
+	mu     sync.Mutex
+	scheme string
+}
+
+func (s *schemeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.inner.RoundTrip(req)
+	if err == nil && req.URL.Path == "/v2/" {
+		s.mu.Lock()
+		if s.scheme == "" || req.URL.Scheme == "https" {
+			s.scheme = req.URL.Scheme
+		}
+		s.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (s *schemeRecorder) get() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.scheme == "" {
+		return "https"
+	}
+	return s.scheme
 }
 
 func handshakeError(r name.Repository, err error) error {
@@ -194,7 +226,20 @@ func (b *Backend) do(ctx context.Context, method string, u *url.URL, accept stri
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, sanitizeURL(u), scrub(err))
+		err = scrub(err)
+		// A token renewal refused mid-run (revoked or expired credentials)
+		// surfaces as go-containerregistry's error from the token endpoint,
+		// not as an answer: give it the sentinel that stops the run.
+		var te *ggcrtransport.Error
+		if errors.As(err, &te) {
+			switch te.StatusCode {
+			case http.StatusUnauthorized:
+				err = fmt.Errorf("%w: renewing the token failed (check the username and password or token): %w", backend.ErrUnauthorized, err)
+			case http.StatusForbidden:
+				err = fmt.Errorf("%w: renewing the token failed: %w", backend.ErrForbidden, err)
+			}
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, sanitizeURL(u), err)
 	}
 	return resp, nil
 }
@@ -210,12 +255,11 @@ func scrub(err error) error {
 	return err
 }
 
+// sanitizeURL keeps only the path: no credentials, no query, and no scheme
+// or host (the repository is named by the caller's context, and the scheme
+// go-containerregistry settled on is not ours to report).
 func sanitizeURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	c.Fragment = ""
-	return c.String()
+	return u.EscapedPath()
 }
 
 type registryErrors struct {

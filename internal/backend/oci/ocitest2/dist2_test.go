@@ -5,6 +5,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gkampitakis/go-snaps/snaps"
+
 	"github.com/regsweep/regsweep/internal/backend/oci/ocitest"
 	"github.com/regsweep/regsweep/internal/testregistry/dist2"
 )
@@ -15,5 +17,5 @@ func TestDistribution28(t *testing.T) {
 		r := dist2.Start(ctx, dist2.Options{DeleteDisabled: o.DeleteDisabled, Wrap: o.Wrap})
 		t.Cleanup(func() { r.Close(); cancel() })
 		return ocitest.Registry{Host: r.Host, URL: r.Server.URL}
-	}}.Run(t)
+	}, Snapshot: func(t *testing.T, v any) { snaps.MatchJSON(t, v) }}.Run(t)
 }

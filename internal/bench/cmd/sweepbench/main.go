@@ -1,0 +1,56 @@
+// Command sweepbench measures regsweep against the sequential per-tag loop
+// (issue 6) and prints a table.
+//
+//	go run ./internal/bench/cmd/sweepbench              # 1,000 tags, 20 ms per request
+//	go run ./internal/bench/cmd/sweepbench -scale       # plus the 10,000-tag run
+//
+// The registry (distribution v3, in-memory storage) runs in a child process
+// (this program re-executed with -serve-registry) so that its storage does
+// not count in regsweep's heap, which is sampled in this process.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/regsweep/regsweep/internal/bench"
+)
+
+func main() {
+	var o bench.Config
+	serve := flag.Bool("serve-registry", false, "internal: run the metered registry child")
+	flag.IntVar(&o.Tags, "tags", 1000, "tags in the repository (90% pr-*, 3 per image; 10% releases)")
+	flag.DurationVar(&o.Delay, "delay", 20*time.Millisecond, "delay the registry adds to every request")
+	flag.IntVar(&o.Concurrency, "concurrency", 0, "regsweep's concurrency (0: its default)")
+	flag.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the sequential baseline (its ~1 min)")
+	flag.BoolVar(&o.Scale, "scale", false, "also run 10x the tags (heap and linear growth)")
+	flag.BoolVar(&o.Startup, "startup", true, "build the static binary, report its size and time to first request")
+	flag.IntVar(&o.GitHubVersions, "gh-versions", 250, "versions in the GitHub Packages run (0 skips it)")
+	flag.StringVar(&o.Markdown, "markdown", "", "also write the results as markdown to this file")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if *serve {
+		if err := bench.ServeChild(ctx, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sweepbench registry:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sweepbench:", err)
+		os.Exit(1)
+	}
+	o.RegistryCommand = []string{exe, "-serve-registry"}
+	o.Log = os.Stderr
+	if err := bench.Main(ctx, os.Stdout, o); err != nil {
+		fmt.Fprintln(os.Stderr, "sweepbench:", err)
+		os.Exit(1)
+	}
+}

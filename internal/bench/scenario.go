@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// registryPageSize is distribution v3's tag list page (it clamps n to 1000).
+const registryPageSize = 1000
+
+// Expected is the request budget issue 6 sets: list pages (once to
+// discover, once more to re-check right before deleting) + one resolve per
+// tag + one DELETE per planned manifest + a constant (the /v2/ ping and the
+// referrers API probe; this registry has no auth, so no token fetch).
+type Expected struct {
+	ListPages, Resolves, Deletes, Constant int
+}
+
+// ExpectedFor is the budget for sweeping `pr-*` from s.
+func ExpectedFor(s Shape) Expected {
+	return Expected{
+		ListPages: (s.Tags() + registryPageSize - 1) / registryPageSize,
+		Resolves:  s.Tags(),
+		Deletes:   s.PRDigests,
+		Constant:  2,
+	}
+}
+
+// Total is the budget.
+func (e Expected) Total() int { return 2*e.ListPages + e.Resolves + e.Deletes + e.Constant }
+
+func (e Expected) String() string {
+	return fmt.Sprintf("2x%d list + %d resolve + %d DELETE + %d ping/probe = %d",
+		e.ListPages, e.Resolves, e.Deletes, e.Constant, e.Total())
+}
+
+// Options choose a scenario.
+type Options struct {
+	Name        string // repository prefix, unique per scenario in one registry
+	Tags        int
+	Delay       time.Duration
+	Concurrency int  // 0: regsweep's default
+	Baseline    bool // also run the sequential loop on an identical repository
+}
+
+// Result is one scenario's measurements.
+type Result struct {
+	Shape       Shape
+	Delay       time.Duration
+	Concurrency int
+	Expected    Expected
+
+	Sweep  Sweep
+	Server Counts // what the registry saw during regsweep's run
+	// Kept is true when exactly the release tags are left.
+	Kept bool
+
+	Baseline       *Baseline
+	BaselineServer Counts
+	BaselineKept   bool
+}
+
+// Bound is the network bound requests x delay / concurrency.
+func (r *Result) Bound() time.Duration {
+	return time.Duration(r.Server.Total()) * r.Delay / time.Duration(r.Concurrency)
+}
+
+// Ratio is baseline wall time / regsweep wall time (0 without a baseline).
+func (r *Result) Ratio() float64 {
+	if r.Baseline == nil || r.Sweep.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Baseline.Wall) / float64(r.Sweep.Wall)
+}
+
+// Run seeds the repositories on the metered registry at host, with no
+// delay, then runs regsweep and (optionally) the baseline with the delay.
+func Run(ctx context.Context, host string, o Options) (*Result, error) {
+	c := NewControl(host)
+	s := ShapeFor(o.Tags)
+	res := &Result{Shape: s, Delay: o.Delay, Concurrency: o.Concurrency, Expected: ExpectedFor(s)}
+	if res.Concurrency <= 0 {
+		res.Concurrency = DefaultConcurrency()
+	}
+	sweepRepo := fmt.Sprintf("%s/bench/%s-regsweep", host, o.Name)
+	baseRepo := fmt.Sprintf("%s/bench/%s-baseline", host, o.Name)
+
+	if err := c.SetDelay(ctx, 0); err != nil {
+		return nil, err
+	}
+	if err := Seed(ctx, sweepRepo, s); err != nil {
+		return nil, err
+	}
+	if o.Baseline {
+		if err := Seed(ctx, baseRepo, s); err != nil {
+			return nil, err
+		}
+	}
+	want := make([]string, s.Releases)
+	for i := range want {
+		want[i] = ReleaseTag(i)
+	}
+	slices.Sort(want)
+
+	measure := func(f func() error) (Counts, error) {
+		if err := c.Reset(ctx); err != nil {
+			return Counts{}, err
+		}
+		if err := c.SetDelay(ctx, o.Delay); err != nil {
+			return Counts{}, err
+		}
+		ferr := f()
+		if err := c.SetDelay(ctx, 0); err != nil {
+			return Counts{}, err
+		}
+		if ferr != nil {
+			return Counts{}, ferr
+		}
+		return c.Counts(ctx)
+	}
+	kept := func(repo string) (bool, error) {
+		got, err := ListTags(ctx, repo)
+		return slices.Equal(got, want), err
+	}
+
+	var err error
+	res.Server, err = measure(func() error {
+		res.Sweep = RunRegsweep(ctx, sweepRepo, o.Concurrency)
+		if res.Sweep.Exit != 0 {
+			return fmt.Errorf("regsweep exited %d:\n%s", res.Sweep.Exit, res.Sweep.Output)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Kept, err = kept(sweepRepo); err != nil {
+		return nil, err
+	}
+	if !o.Baseline {
+		return res, nil
+	}
+	var prTags []string
+	for i := range s.PRTags {
+		prTags = append(prTags, PRTag(i))
+	}
+	res.BaselineServer, err = measure(func() error {
+		b, err := RunBaseline(ctx, baseRepo, prTags)
+		res.Baseline = &b
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.BaselineKept, err = kept(baseRepo); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

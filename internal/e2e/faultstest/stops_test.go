@@ -1,0 +1,196 @@
+package faultstest
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/faults"
+)
+
+// TestTokenExpiry: the bearer token expires after some requests; the run
+// fetches a new one once and goes on.
+func TestTokenExpiry(t *testing.T) {
+	r := startRegistry(t, false)
+	f := seedFixture(t, r, "app", 8)
+	r.auth.ExpireAfter = 12
+	res := e2e.RunWith(t, e2e.Options{}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
+	issued, expired := r.auth.Stats()
+	if expired < 1 {
+		t.Fatalf("no token expired (issued %d): the test tests nothing", issued)
+	}
+	checkExact(t, f, res, nil)
+	if issued != expired+1 {
+		t.Errorf("tokens issued = %d for %d expiries, want one new token per expiry", issued, expired)
+	}
+}
+
+// stopCase is a run that must stop: exit 1, one clear sentence, and the
+// outputs list exactly what had been deleted up to then.
+type stopCase struct {
+	name string
+	// setup adds rules; deleteDisabled starts the registry so.
+	setup          func(r *reg)
+	deleteDisabled bool
+	// wantDeleted is how many pr-* manifests go before the stop
+	// (concurrency 1 makes it exact).
+	wantDeleted int
+	// sentence must appear in the error line.
+	sentence string
+}
+
+func stopCases() []stopCase {
+	return []stopCase{
+		{
+			name:     "credentials-rejected",
+			setup:    func(r *reg) { r.auth.SetRejectAll(true) },
+			sentence: "username and password",
+		},
+		{
+			name: "credentials-revoked-mid-run",
+			setup: func(r *reg) {
+				r.inj.Add(faults.Rule{Name: "revoke", Method: http.MethodDelete, Path: faults.DigestPath(), Times: 2,
+					After: func(*http.Request) {
+						if r.inj.Count(faults.Hook) == 2 {
+							r.auth.SetRejectAll(true)
+						}
+					}})
+			},
+			wantDeleted: 2,
+			sentence:    "unauthorized",
+		},
+		{
+			name:           "deletion-disabled",
+			deleteDisabled: true,
+			sentence:       "storage.delete.enabled",
+		},
+		{
+			name: "permission-denied-on-DELETE",
+			setup: func(r *reg) {
+				r.inj.Add(faults.Rule{Name: "403", Method: http.MethodDelete, Path: faults.DigestPath(), Skip: 3,
+					Fault: faults.Fault{Kind: faults.Status, Status: http.StatusForbidden}})
+			},
+			wantDeleted: 3,
+			sentence:    "permission denied",
+		},
+	}
+}
+
+func TestStops(t *testing.T) {
+	for _, c := range stopCases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRegistry(t, c.deleteDisabled)
+			f := seedFixture(t, r, "app", 6)
+			if c.setup != nil {
+				c.setup(r)
+			}
+			res := e2e.RunWith(t, e2e.Options{}, creds(map[string]string{"repository": f.repo, "tags": "pr-*", "concurrency": "1"}))
+			noSecret(t, res)
+			checkKeys(t, res)
+			checkStopped(t, f, res, c.wantDeleted, c.sentence)
+		})
+	}
+}
+
+// checkStopped: exit 1, a clear error naming the cause, kept tags intact,
+// and deleted-* outputs equal to the registry's real change.
+func checkStopped(t *testing.T, f *fixture, res e2e.Result, wantDeleted int, sentence string) {
+	t.Helper()
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", res.Code, res.Log)
+	}
+	errs := errorLines(res.Log)
+	if len(errs) == 0 {
+		t.Fatalf("no ::error:: line\n%s", res.Log)
+	}
+	joined := strings.Join(errs, "\n")
+	if !strings.Contains(strings.ToLower(joined), strings.ToLower(sentence)) {
+		t.Errorf("error lines do not say %q:\n%s", sentence, joined)
+	}
+	for _, e := range errs {
+		if len(e) > 600 {
+			t.Errorf("error line is not one clear sentence (%d bytes): %s", len(e), e)
+		}
+	}
+	st := f.state(t)
+	for tag, d := range f.keep {
+		if st[tag] != d {
+			t.Errorf("kept tag %s lost: %v", tag, st)
+		}
+	}
+	var gone []string
+	for _, d := range f.planned {
+		if !f.exists(t, d) {
+			gone = append(gone, d)
+		}
+	}
+	slices.Sort(gone)
+	if gone == nil {
+		gone = []string{}
+	}
+	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, gone) {
+		t.Errorf("deleted-digests = %v, registry really lost %v", got, gone)
+	}
+	if res.Outputs["deleted-count"] != strconv.Itoa(len(gone)) {
+		t.Errorf("deleted-count = %s, registry really lost %d", res.Outputs["deleted-count"], len(gone))
+	}
+	if len(gone) != wantDeleted {
+		t.Errorf("%d manifests deleted before the stop, want %d (the run must stop before the next deletion)\n%s", len(gone), wantDeleted, res.Log)
+	}
+}
+
+// TestCancelled: the run's context is cancelled right after the first
+// DELETE was answered (SIGTERM, job timeout). Outputs and summary are
+// still written, the exit code is not 0, and the record is exact.
+func TestCancelled(t *testing.T) {
+	r := startRegistry(t, false)
+	f := seedFixture(t, r, "app", 6)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r.inj.Add(faults.Rule{Name: "cancel", Method: http.MethodDelete, Path: faults.DigestPath(), Times: 1,
+		After: func(*http.Request) { cancel() }})
+	res := e2e.RunWith(t, e2e.Options{Ctx: ctx}, creds(map[string]string{"repository": f.repo, "tags": "pr-*", "concurrency": "1"}))
+	noSecret(t, res)
+	checkKeys(t, res)
+	if res.Code == 0 {
+		t.Fatalf("exit 0 after cancellation\n%s", res.Log)
+	}
+	if res.Summary == "" {
+		t.Fatalf("no summary written after cancellation")
+	}
+	st := f.state(t)
+	var gone []string
+	for _, d := range f.planned {
+		if !f.exists(t, d) {
+			gone = append(gone, d)
+		}
+	}
+	if len(gone) != 1 {
+		t.Fatalf("%d deleted, want exactly the first (state %v)", len(gone), st)
+	}
+	got := res.Strings(t, "deleted-digests")
+	failed, _ := strconv.Atoi(res.Outputs["failed-count"])
+	switch {
+	case reflect.DeepEqual(got, gone):
+		// Exact: the answer arrived before the cancellation was seen.
+	case len(got) == 0 && failed >= 1:
+		// The cancellation won the race with the answer: the record says
+		// "may or may not have completed", never "deleted" nor "not deleted".
+		if !strings.Contains(res.Summary+res.Log, "may or may not") {
+			t.Errorf("the in-flight deletion is not reported as uncertain:\n%s", res.Summary)
+		}
+	default:
+		t.Errorf("deleted-digests = %v, registry really lost %v", got, gone)
+	}
+	for tag, d := range f.keep {
+		if st[tag] != d {
+			t.Errorf("kept tag %s lost: %v", tag, st)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package trialtest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testregistry/dist3"
+	"github.com/regsweep/regsweep/internal/testregistry/seed"
+)
+
+// counts are the trial's figures, printed at the end.
+type counts struct {
+	trials, dryRuns           atomic.Int64
+	deletedManifests, removed atomic.Int64 // deletions the model asked for, checked
+	keptManifests, keptTags   atomic.Int64 // things the model keeps, checked
+	violations                atomic.Int64
+}
+
+func envInt(t *testing.T, name string, def uint64) uint64 {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, s, err)
+	}
+	return n
+}
+
+// TestTrial runs random repositories and policies through the whole app
+// against distribution 3 and checks each run against the model: zero wrong
+// deletions, zero missed deletions, outputs equal to the registry's real
+// change; dry runs change nothing and report the model's plan.
+//
+// REGSWEEP_TRIALS=5000 runs more; REGSWEEP_TRIAL_SEED=<seed> replays a run
+// (add -run 'TestTrial/trial-0042' for one trial).
+func TestTrial(t *testing.T) {
+	n := envInt(t, "REGSWEEP_TRIALS", 200)
+	seedV := envInt(t, "REGSWEEP_TRIAL_SEED", rand.Uint64())
+	workers := int(envInt(t, "REGSWEEP_TRIAL_WORKERS", 6))
+	t.Logf("seed %d (replay: REGSWEEP_TRIAL_SEED=%d REGSWEEP_TRIALS=%d)", seedV, seedV, n)
+
+	// A few registries spread the in-memory driver's locking.
+	regs := make([]*checker, min(workers, 3))
+	for i := range regs {
+		r := dist3.Start(context.Background(), dist3.Options{})
+		t.Cleanup(r.Close)
+		regs[i] = &checker{host: r.Host, client: r.Server.Client()}
+	}
+
+	var c counts
+	jobs := make(chan uint64)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				t.Run(fmt.Sprintf("trial-%04d", i), func(t *testing.T) {
+					trial(t, regs[w%len(regs)], seedV, i, &c)
+				})
+			}
+		})
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	t.Logf("seed %d: %d trials (%d dry runs); checked %d manifest deletions, %d tag removals, %d kept manifests, %d kept tags; %d violations",
+		seedV, c.trials.Load(), c.dryRuns.Load(), c.deletedManifests.Load(), c.removed.Load(),
+		c.keptManifests.Load(), c.keptTags.Load(), c.violations.Load())
+	if v := c.violations.Load(); v > 0 {
+		t.Errorf("%d violations; replay with REGSWEEP_TRIAL_SEED=%d", v, seedV)
+	}
+}
+
+func trial(t *testing.T, reg *checker, seedV, i uint64, c *counts) {
+	r := rand.New(rand.NewPCG(seedV, i))
+	l, p := generate(r)
+	path := fmt.Sprintf("trial/t%d", i)
+	repo := reg.host + "/" + path
+	ctx := context.Background()
+	pu, err := seed.NewPusher(ctx, repo, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.push(ctx, pu); err != nil {
+		t.Fatal(err)
+	}
+	want := model(l, p)
+	if got := reg.state(t, path); !reflect.DeepEqual(got, want.Before) {
+		t.Fatalf("seeding went wrong: registry %v, layout %v", got, want.Before)
+	}
+
+	res := e2e.RunActionAt(t, now, p.inputs(repo))
+	c.trials.Add(1)
+
+	var problems []string
+	fail := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	if res.Code != 0 {
+		fail("exit code %d, want 0", res.Code)
+	}
+	after := reg.state(t, path)
+	exists := map[string]bool{}
+	for d := range want.Present {
+		_, exists[d] = reg.resolve(t, path, d)
+	}
+
+	// What really changed.
+	var goneDigests, goneTags []string
+	for d := range want.Present {
+		if !exists[d] {
+			goneDigests = append(goneDigests, d)
+		}
+	}
+	for tag, d := range want.Before {
+		if after[tag] != d {
+			goneTags = append(goneTags, tag)
+		}
+	}
+	for tag := range after {
+		if _, ok := want.Before[tag]; !ok {
+			fail("new tag %q appeared", tag)
+		}
+	}
+	sort.Strings(goneDigests)
+	sort.Strings(goneTags)
+	modelDigests, modelTags := keys(want.Deleted), keys(want.RemovedTags)
+
+	if p.DryRun {
+		c.dryRuns.Add(1)
+		if len(goneDigests) > 0 || len(goneTags) > 0 {
+			fail("WRONG DELETION: dry run changed the registry: digests %v, tags %v", goneDigests, goneTags)
+		}
+		if got := res.Strings(t, "deleted-digests"); !equal(got, modelDigests) {
+			fail("dry run deleted-digests = %v, model plans %v", got, modelDigests)
+		}
+		if got := res.Strings(t, "deleted-tags"); !equal(got, modelTags) {
+			fail("dry run deleted-tags = %v, model plans %v", got, modelTags)
+		}
+	} else {
+		for d := range want.Present {
+			switch {
+			case want.Deleted[d] && exists[d]:
+				fail("MISSED DELETION: manifest %s still resolves", short(d))
+			case !want.Deleted[d] && !exists[d]:
+				fail("WRONG DELETION: manifest %s kept by the model is gone", short(d))
+			}
+		}
+		for tag, d := range want.Before {
+			switch got, ok := after[tag]; {
+			case want.RemovedTags[tag] && ok:
+				fail("MISSED DELETION: tag %q still names %s", tag, short(got))
+			case !want.RemovedTags[tag] && got != d:
+				fail("WRONG DELETION: tag %q kept by the model now names %q, want %s", tag, got, short(d))
+			}
+		}
+		if got := res.Strings(t, "deleted-digests"); !equal(got, goneDigests) {
+			fail("deleted-digests = %v, but the registry lost %v", got, goneDigests)
+		}
+		if got := res.Strings(t, "deleted-tags"); !equal(got, goneTags) {
+			fail("deleted-tags = %v, but the registry lost %v", got, goneTags)
+		}
+		if got := res.Outputs["deleted-count"]; got != strconv.Itoa(len(goneDigests)) {
+			fail("deleted-count = %q, but the registry lost %d manifests", got, len(goneDigests))
+		}
+	}
+	c.deletedManifests.Add(int64(len(want.Deleted)))
+	c.removed.Add(int64(len(want.RemovedTags)))
+	c.keptManifests.Add(int64(len(want.Present) - len(want.Deleted)))
+	c.keptTags.Add(int64(len(want.Before) - len(want.RemovedTags)))
+	if len(problems) == 0 {
+		return
+	}
+	c.violations.Add(int64(len(problems)))
+	t.Errorf("trial %d (replay: REGSWEEP_TRIAL_SEED=%d go test -run 'TestTrial/trial-%04d' ./internal/e2e/trialtest):\n%s\npolicy: %s\nlayout:\n%smodel deletes %v\nmodel removes tags %v\nlog:\n%s",
+		i, seedV, i, strings.Join(problems, "\n"), p, l, shortAll(modelDigests), modelTags, clip(res.Log, 6000))
+}
+
+func keys(m map[string]bool) []string {
+	out := []string{}
+	for k, v := range m {
+		if v {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func equal(a, b []string) bool {
+	if len(a) == 0 && len(b) == 0 {
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func shortAll(ds []string) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = short(d)
+	}
+	return out
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "\n[... clipped]"
+}

@@ -1,0 +1,37 @@
+// Package plan decides, without any network access, what a sweep does to
+// every tag and manifest of one repository: Build(graph, policy, now) is a
+// pure, deterministic function whose result (a Plan) is printed in dry runs,
+// shown in the summary, executed by apply and checked by property tests.
+//
+// How a decision is made:
+//
+//   - Tags. A tag is a deletion candidate when it matches `tags` and not
+//     `exclude-tags`. keep-latest then keeps the newest N candidate IMAGES
+//     (distinct digests; two tags on one digest are one image): by semantic
+//     version when every candidate tag is one (`1.2`, `1.2.3`, `v1.2.3`,
+//     pre-releases before their release; bare numbers are not versions),
+//     otherwise by creation time; ties go to the newer creation time, then the
+//     greater tag name, then the greater digest. In time mode an image of
+//     unknown age cannot be ranked: it is kept (age-unknown) and not counted.
+//     older-than keeps candidates whose image is not known to be older than
+//     the cut-off (an index's age is the newest known time of itself and its
+//     children). Referrer tags (sha256-<hex>, sha256-<hex>.sig/.att/.sbom) are
+//     never candidates and never protect their subject: referrers follow the
+//     subject, though an exclude pattern still protects them.
+//   - Manifests. A manifest is deleted when every tag on it is a surviving
+//     candidate, or it is untagged, listed by the registry and `untagged` is
+//     on (older-than applies), or it is an orphan referrer (its subject is
+//     gone) with delete-referrers on; deletion then spreads to the children
+//     of a deleted index (registries that delete by digest) and, with
+//     delete-referrers, to the referrers of a deleted manifest. A manifest
+//     stays whenever something kept needs it: a kept tag, a kept index that
+//     lists it, a kept subject (for a referrer), or, with delete-referrers, a
+//     kept referrer that would otherwise dangle. Undeletable manifests and
+//     registries that cannot delete keep everything.
+//   - Untag. A candidate tag whose manifest stays loses only its name where
+//     the registry can untag (or Docker Hub, where tags are the unit of
+//     deletion); otherwise it is kept and the reason names the kept tags.
+//   - Order. Untags run first (phase 0), then deletions by level: a referrer
+//     before its subject, an index before its children, so an interrupted
+//     run never leaves a dangling reference.
+package plan
