@@ -30,8 +30,8 @@ func main() {
 	dry := flag.Bool("dry-run", false, "plan and report, delete nothing")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	code, err := run(ctx, os.Stdout, *dry)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)

@@ -486,7 +486,7 @@ func TestPhasesOrderReferrersAndIndexes(t *testing.T) {
 		{{Kind: OpDelete, Digest: dg("i")}},
 		{{Kind: OpDelete, Digest: dg("x")}},
 	}
-	if !slices.EqualFunc(p.Phases, want, func(a, b []Op) bool { return slices.Equal(a, b) }) {
+	if !slices.EqualFunc(p.Phases, want, slices.Equal) {
 		t.Errorf("phases\n got %v\nwant %v", p.Phases, want)
 	}
 	for name, phase := range map[string]int{"sigsig": 1, "sig": 2, "i": 3, "x": 4} {
@@ -539,7 +539,7 @@ func TestIntersect(t *testing.T) {
 		{{Kind: OpDelete, Digest: dg("s")}},
 		{{Kind: OpDelete, Digest: dg("a")}},
 	}
-	if !slices.EqualFunc(got.Phases, want, func(a, b []Op) bool { return slices.Equal(a, b) }) {
+	if !slices.EqualFunc(got.Phases, want, slices.Equal) {
 		t.Errorf("phases\n got %v\nwant %v", got.Phases, want)
 	}
 	if m, _ := manifestByName(got, "a"); m.Phase != 2 {

@@ -147,7 +147,7 @@ func ParseRepository(s string) (string, error) {
 		if !strings.Contains(rest, "/") && looksLikeHost(rest) {
 			reg, err := name.NewRegistry(rest)
 			if err != nil {
-				return "", fmt.Errorf("%q is not a registry: %v (%s/*)", orig, err, "use host[:port]")
+				return "", fmt.Errorf("%q is not a registry: %w (use host[:port]/*)", orig, err)
 			}
 			return normalizeRegistry(reg.RegistryStr()) + "/*", nil
 		}

@@ -503,8 +503,7 @@ func TestRedirects(t *testing.T) {
 	otherName := redirector(strings.Replace(storage.URL, "127.0.0.1", "localhost", 1) + "/blob")
 	defer otherName.Close()
 	// Same host: a path redirect keeps credentials.
-	var self *httptest.Server
-	self = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	self := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/start" {
 			http.Redirect(w, r, "/end", http.StatusTemporaryRedirect)
 			return

@@ -298,7 +298,7 @@ func (b *Backend) classify(resp *http.Response) error {
 	case http.StatusForbidden:
 		return fmt.Errorf("%w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
 	case http.StatusTooManyRequests:
-		return fmt.Errorf("Docker Hub rate limit still exceeded after retries: %w", herr)
+		return fmt.Errorf("docker Hub rate limit still exceeded after retries: %w", herr)
 	}
 	return herr
 }

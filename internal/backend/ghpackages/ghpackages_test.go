@@ -267,7 +267,7 @@ func TestDeleteErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.mention) {
 				t.Errorf("err = %v, want %v mentioning %q", err, tt.want, tt.mention)
 			}
-			if tt.want == backend.ErrForbidden && !backend.Fatal(err) {
+			if errors.Is(tt.want, backend.ErrForbidden) && !backend.Fatal(err) {
 				t.Errorf("permission error must be fatal")
 			}
 			var herr *backend.HTTPError

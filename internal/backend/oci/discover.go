@@ -31,10 +31,17 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 	// Enough pages for MaxTags at the smallest page a registry may choose,
 	// plus slack; a registry sending endless pages stops here.
 	maxPages := b.opts.MaxTags/10 + 10
+	// A next link to a page already read is a loop: without this a registry
+	// linking a page to itself is stopped only by maxPages.
+	visited := map[string]bool{}
 	for page := 0; ; page++ {
 		if page >= maxPages {
 			return nil, nil, fmt.Errorf("list tags of %s: more than %d pages; refusing to go on", b.repo.Name(), maxPages)
 		}
+		if visited[u.String()] {
+			return nil, nil, fmt.Errorf("list tags of %s: the registry's pagination Link leads back to a page already read (%s); refusing to loop", b.repo.Name(), sanitizeURL(u))
+		}
+		visited[u.String()] = true
 		resp, err := b.do(ctx, http.MethodGet, u, "application/json")
 		if err != nil {
 			return nil, nil, fmt.Errorf("list tags: %w", err)
@@ -230,12 +237,6 @@ type discovery struct {
 	g    *graph.Graph
 	// bodies are manifest bodies already read (by a GET fallback), by digest.
 	bodies map[string][]byte
-}
-
-func (d *discovery) warn(format string, args ...any) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.g.Warnings = append(d.g.Warnings, fmt.Sprintf(format, args...))
 }
 
 func (d *discovery) match(tag string) bool { return d.opts.Match == nil || d.opts.Match(tag) }

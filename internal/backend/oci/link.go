@@ -104,7 +104,7 @@ func ParseLink(header string) (string, error) {
 func resolveNext(page *url.URL, target string) (*url.URL, error) {
 	ref, err := url.Parse(target)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", errBadLink, clip(target), err)
+		return nil, fmt.Errorf("%w: %q: %w", errBadLink, clip(target), err)
 	}
 	u := page.ResolveReference(ref)
 	if !strings.EqualFold(u.Host, page.Host) || (u.Scheme != "http" && u.Scheme != "https") {

@@ -150,7 +150,7 @@ func generate(r *rand.Rand) (*layout, policy) {
 		taggable = append(taggable, add(o))
 	}
 	var plats []int
-	if r.IntN(2) == 0 {
+	if r.IntN(3) != 0 {
 		arches := []string{"amd64", "arm64", "s390x", "ppc64le", "riscv64"}
 		for i := range 2 + r.IntN(3) {
 			o := &obj{Kind: kPlatform, ID: fmt.Sprintf("plat-%d", i), Created: created(), Arch: arches[i]}
@@ -158,7 +158,7 @@ func generate(r *rand.Rand) (*layout, policy) {
 			plats = append(plats, add(o))
 		}
 		seen := map[string]bool{}
-		for range 1 + r.IntN(3) {
+		for range 1 + r.IntN(4) {
 			a, b := plats[r.IntN(len(plats))], plats[r.IntN(len(plats))]
 			if a == b {
 				continue
@@ -209,7 +209,7 @@ func generate(r *rand.Rand) (*layout, policy) {
 	// Signatures of some tagged objects, and a few orphans.
 	signed := map[int]bool{}
 	for _, i := range l.Tags {
-		if !signed[i] && r.IntN(4) == 0 {
+		if !signed[i] && r.IntN(3) == 0 {
 			signed[i] = true
 		}
 	}

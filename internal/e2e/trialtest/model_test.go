@@ -151,9 +151,9 @@ func model(l *layout, p policy) outcome {
 	for _, ts := range tagsOn {
 		sort.Strings(ts)
 	}
-	parents := map[string][]string{}    // child -> indexes listing it
-	referrers := map[string][]string{}  // subject -> referrers
-	subjectOf := map[string]string{}    // referrer -> subject
+	parents := map[string][]string{}   // child -> indexes listing it
+	referrers := map[string][]string{} // subject -> referrers
+	subjectOf := map[string]string{}   // referrer -> subject
 	for d, o := range byDigest {
 		for _, c := range o.Children {
 			parents[l.Objs[c].Digest] = append(parents[l.Objs[c].Digest], d)
@@ -256,7 +256,7 @@ func model(l *layout, p policy) outcome {
 	if p.olderThan > 0 {
 		cut := now.Add(-p.olderThan)
 		for _, t := range cands {
-			if a := age(out.Before[t]); a.IsZero() || !a.Before(cut) {
+			if a := age(out.Before[t]); a.IsZero() || a.After(cut) {
 				survivor[t] = false
 			}
 		}
