@@ -177,7 +177,10 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 			r.p.Infof("%s: %d/%d operations done (%s waiting on rate limits)", repo, done, total, waited.Round(time.Millisecond))
 		},
 		Recheck: func(ctx context.Context) (*plan.Plan, error) {
-			current, err := b.Relist(ctx, g.Tags)
+			// Tags the plan removes keep their known digest (deletes are by
+			// digest: a moved one loses nothing). Every tag the plan keeps is
+			// resolved again, so one moved onto a doomed digest saves it.
+			current, err := b.Relist(ctx, removedTags(pl, g))
 			if err != nil {
 				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
 			}
@@ -210,6 +213,11 @@ func refresh(g *graph.Graph, current map[string]string) *graph.Graph {
 // finish writes outputs, the summary and the terminal lines, and picks the
 // exit code. It runs even when the run was cancelled.
 func (r *runner) finish(rep *report.Report) int {
+	term, jsonOut := r.p.(*ci.Terminal)
+	jsonOut = jsonOut && r.s.JSON
+	if jsonOut {
+		term.SetJSON(true)
+	}
 	for _, o := range report.Outputs(rep) {
 		if err := r.p.SetOutput(o.Name, o.Value); err != nil {
 			r.p.Warningf("could not write output %s: %s", o.Name, err)
@@ -241,6 +249,12 @@ func (r *runner) finish(rep *report.Report) int {
 			r.p.Infof("%s", line)
 		}
 	}
+	if jsonOut {
+		if err := term.WriteJSON(); err != nil {
+			r.p.Errorf("%s", err)
+			code = ExitFailure
+		}
+	}
 	return code
 }
 
@@ -253,4 +267,16 @@ func candidate(pol plan.Policy) func(string) bool {
 		}
 		return pol.Exclude == nil || !pol.Exclude.Match(tag)
 	}
+}
+
+// removedTags is the tag -> digest map of the tags the plan deletes or
+// untags: the re-check may trust these and must look at every other tag.
+func removedTags(pl *plan.Plan, g *graph.Graph) map[string]string {
+	out := map[string]string{}
+	for _, td := range pl.Tags {
+		if td.Action != plan.Keep {
+			out[td.Tag] = g.Tags[td.Tag]
+		}
+	}
+	return out
 }

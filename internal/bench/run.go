@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -101,6 +103,18 @@ func readHeap() (alloc, inuse uint64) {
 	return a, a + m[1].Value.Uint64()
 }
 
+type profileKey struct{}
+
+// WithCPUProfile makes RunRegsweep write a CPU profile of the run to w.
+func WithCPUProfile(ctx context.Context, w io.Writer) context.Context {
+	return context.WithValue(ctx, profileKey{}, w)
+}
+
+func profileFrom(ctx context.Context) io.Writer {
+	w, _ := ctx.Value(profileKey{}).(io.Writer)
+	return w
+}
+
 // Sweep is one regsweep run.
 type Sweep struct {
 	Wall   time.Duration
@@ -121,6 +135,11 @@ func RunRegsweep(ctx context.Context, repo string, concurrency int, extra ...str
 	args = append(args, extra...)
 	var out bytes.Buffer
 	var res Sweep
+	if prof := profileFrom(ctx); prof != nil {
+		if err := pprof.StartCPUProfile(prof); err == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	h := startHeap()
 	start := time.Now()
 	res.Exit = app.Run(ctx, app.Env{

@@ -14,6 +14,10 @@ const registryPageSize = 1000
 // discover, once more to re-check right before deleting) + one resolve per
 // tag + one DELETE per planned manifest + a constant (the /v2/ ping and the
 // referrers API probe; this registry has no auth, so no token fetch).
+//
+// Distribution links a next page whenever a page is full, so a listing of
+// 1,000 tags at n=1000 takes two requests, the second one empty: pages are
+// tags/1000 + 1.
 type Expected struct {
 	ListPages, Resolves, Deletes, Constant int
 }
@@ -21,7 +25,7 @@ type Expected struct {
 // ExpectedFor is the budget for sweeping `pr-*` from s.
 func ExpectedFor(s Shape) Expected {
 	return Expected{
-		ListPages: (s.Tags() + registryPageSize - 1) / registryPageSize,
+		ListPages: s.Tags()/registryPageSize + 1,
 		Resolves:  s.Tags(),
 		Deletes:   s.PRDigests,
 		Constant:  2,
@@ -57,6 +61,10 @@ type Result struct {
 	// Kept is true when exactly the release tags are left.
 	Kept bool
 
+	// Walls are the wall times of every regsweep run when several were
+	// made (this Result is the median one).
+	Walls []time.Duration
+
 	Baseline       *Baseline
 	BaselineServer Counts
 	BaselineKept   bool
@@ -65,6 +73,31 @@ type Result struct {
 // Bound is the network bound requests x delay / concurrency.
 func (r *Result) Bound() time.Duration {
 	return time.Duration(r.Server.Total()) * r.Delay / time.Duration(r.Concurrency)
+}
+
+// ServerBound is the bound counting the registry's own time too: the sum
+// of every request's time in the server (delay + handler) / concurrency.
+func (r *Result) ServerBound() time.Duration {
+	return r.Server.Busy / time.Duration(r.Concurrency)
+}
+
+// Handler is the registry's mean own time for one kind of request
+// ("DELETE manifest-by-digest").
+func (c Counts) Handler(kind string) time.Duration {
+	k := c.Kinds[kind]
+	if k == nil || k.N == 0 {
+		return 0
+	}
+	return k.Handler / time.Duration(k.N)
+}
+
+// Phase is how long one kind of request spanned, first arrival to last end.
+func (c Counts) Phase(kind string) time.Duration {
+	k := c.Kinds[kind]
+	if k == nil {
+		return 0
+	}
+	return k.Last.Sub(k.First)
 }
 
 // Ratio is baseline wall time / regsweep wall time (0 without a baseline).

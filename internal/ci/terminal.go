@@ -47,21 +47,13 @@ func (t *Terminal) Mask(string) {}
 // WriteJSON, and the summary goes to stderr so stdout stays one JSON value.
 func (t *Terminal) SetJSON(on bool) { t.json = on }
 
-// SetOutput records the output and, unless in JSON mode, prints
-// "name: value" (a multi-line value indented under its name).
+// SetOutput records the output. A person at a terminal reads the summary;
+// a script asks for --json and gets every output from WriteJSON.
 func (t *Terminal) SetOutput(name, value string) error {
 	if err := checkOutputName(name); err != nil {
 		return err
 	}
 	t.outputs[name] = value
-	if t.json {
-		return nil
-	}
-	if strings.Contains(value, "\n") {
-		fmt.Fprintf(t.stdout, "%s:\n  %s\n", name, strings.ReplaceAll(strings.TrimRight(value, "\n"), "\n", "\n  "))
-		return nil
-	}
-	fmt.Fprintf(t.stdout, "%s: %s\n", name, value)
 	return nil
 }
 

@@ -65,7 +65,7 @@ func (f *figures) write(t *testing.T) {
 	b, _ := json.MarshalIndent(out, "", "  ")
 	t.Logf("figures: %s", b)
 	if p := os.Getenv("REGSWEEP_FIGURES"); p != "" {
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		if err := os.WriteFile(p+"."+t.Name()+".json", b, 0o644); err != nil {
 			t.Error(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // now is the fixed clock of every trial; created times lie before it.
-var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+var now = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // objKind is what a layout object is in the registry.
 type objKind int
@@ -138,8 +138,9 @@ func generate(r *rand.Rand) (*layout, policy) {
 		if r.IntN(12) == 0 {
 			return time.Time{} // unknown age
 		}
-		// Whole days over ~13 months, so equal times (ties) happen.
-		return now.AddDate(0, 0, -r.IntN(400)).Truncate(24 * time.Hour)
+		// Every tenth day over ~13 months at midnight like now: equal times
+		// (keep-latest ties) and times exactly at the older-than cut happen.
+		return now.AddDate(0, 0, -10*r.IntN(40))
 	}
 	semverRepo := r.IntN(3) == 0
 

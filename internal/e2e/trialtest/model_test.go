@@ -256,7 +256,7 @@ func model(l *layout, p policy) outcome {
 	if p.olderThan > 0 {
 		cut := now.Add(-p.olderThan)
 		for _, t := range cands {
-			if a := age(out.Before[t]); a.IsZero() || a.After(cut) {
+			if a := age(out.Before[t]); a.IsZero() || !a.Before(cut) {
 				survivor[t] = false
 			}
 		}

@@ -27,6 +27,8 @@ func main() {
 	flag.DurationVar(&o.Delay, "delay", 20*time.Millisecond, "delay the registry adds to every request")
 	flag.IntVar(&o.Concurrency, "concurrency", 0, "regsweep's concurrency (0: its default)")
 	flag.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the sequential baseline (its ~1 min)")
+	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the main regsweep run to this file")
+	flag.IntVar(&o.Runs, "runs", 3, "regsweep runs at -tags, each on a fresh repository; the median is reported")
 	flag.BoolVar(&o.Scale, "scale", false, "also run 10x the tags (heap and linear growth)")
 	flag.BoolVar(&o.Startup, "startup", true, "build the static binary, report its size and time to first request")
 	flag.IntVar(&o.GitHubVersions, "gh-versions", 250, "versions in the GitHub Packages run (0 skips it)")
