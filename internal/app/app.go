@@ -86,7 +86,9 @@ func Run(ctx context.Context, env Env) int {
 
 	r := &runner{env: env, p: p, s: s}
 	r.ts.newT = func(family string) *transport.Transport {
-		o := transport.Options{Base: env.Base, Insecure: s.Insecure}
+		// One budget of `concurrency` requests per service, however many
+		// repositories are swept at once.
+		o := transport.Options{Base: env.Base, Insecure: s.Insecure, MaxConcurrent: s.Concurrency}
 		if family == familyGitHub {
 			o.DeleteRate = ghpackages.DefaultDeleteRate
 		}
@@ -228,24 +230,24 @@ func (r *runner) finish(rep *report.Report) int {
 	}
 	code := ExitOK
 	for _, rp := range rep.Repositories {
-		if rp.Err != nil {
-			r.p.Errorf("%s", rp.Err)
+		if rp.Err != nil || rp.Result != nil && rp.Result.Stopped != nil {
 			code = ExitFailure
 		}
-		if rp.Result != nil && rp.Result.Stopped != nil {
-			r.p.Errorf("%s: stopped: %s", rp.Name, rp.Result.Stopped)
+		if rp.Result != nil && rp.Result.Count(apply.Failed) > 0 {
 			code = ExitFailure
-		}
-		if rp.Result != nil {
-			for _, rec := range rp.Result.Records {
-				if rec.Outcome == apply.Failed {
-					code = ExitFailure
-				}
-			}
 		}
 	}
+	// The terminal lines; errors go out as errors, so that Actions and
+	// GitLab show them as annotations.
 	for _, line := range strings.Split(strings.TrimRight(report.Text(rep), "\n"), "\n") {
-		if line != "" {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "":
+		case strings.HasPrefix(trimmed, "error: "):
+			r.p.Errorf("%s", strings.TrimPrefix(trimmed, "error: "))
+		case strings.HasPrefix(trimmed, "stopped: "), strings.HasPrefix(trimmed, "failed "):
+			r.p.Errorf("%s", trimmed)
+		default:
 			r.p.Infof("%s", line)
 		}
 	}

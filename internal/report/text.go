@@ -28,7 +28,11 @@ func Text(r *Report) string {
 		if s.AlreadyGone > 0 {
 			fmt.Fprintf(&b, " (%d already gone)", s.AlreadyGone)
 		}
-		fmt.Fprintf(&b, ", %d tags removed, %d matching tags kept, %d failed", len(s.RemovedTags), len(s.Kept), s.FailedCount)
+		failed := s.FailedCount
+		if rp.Err != nil {
+			failed++ // the repository itself, as the summary counts it
+		}
+		fmt.Fprintf(&b, ", %d tags removed, %d matching tags kept, %d failed", len(s.RemovedTags), len(s.Kept), failed)
 		if s.RefusedCount > 0 {
 			fmt.Fprintf(&b, ", %d refused", s.RefusedCount)
 		}

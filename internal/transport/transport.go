@@ -26,6 +26,9 @@ const (
 	DefaultMaxWait     = 2 * time.Minute
 	DefaultBackoffBase = 250 * time.Millisecond
 	DefaultBackoffMax  = 15 * time.Second
+	// DefaultResponseTimeout is generous: a registry answering a DELETE of a
+	// large index can take a while, one that says nothing for a minute is stuck.
+	DefaultResponseTimeout = 60 * time.Second
 )
 
 // Options configure a Transport.
@@ -40,6 +43,13 @@ type Options struct {
 	MaxWait time.Duration
 	// DeleteRate, if > 0, paces DELETE requests to at most this many per second.
 	DeleteRate float64
+	// MaxConcurrent, if > 0, bounds requests in flight through this
+	// transport, whoever sends them: repositories swept at once share one
+	// budget instead of multiplying it.
+	MaxConcurrent int
+	// ResponseTimeout bounds the wait for a response's headers when Base is
+	// nil (default 60s): a registry that hangs costs a retry, not the job.
+	ResponseTimeout time.Duration
 
 	// BackoffBase and BackoffMax shape the exponential backoff used when the
 	// server gives no hint: attempt n waits a random time in
@@ -83,6 +93,8 @@ type Transport struct {
 	inFlight int
 	// nextDelete is the earliest time the next DELETE may start (pacing).
 	nextDelete time.Time
+	// slots is the MaxConcurrent semaphore (nil: unbounded).
+	slots chan struct{}
 	// notBefore holds every request back after a server said "wait until"
 	// (429 Retry-After, rate limit exhausted), so that concurrent workers do
 	// not keep hammering a registry that already asked them to stop.
@@ -96,6 +108,10 @@ func New(opts Options) *Transport {
 		ht := http.DefaultTransport.(*http.Transport).Clone()
 		// Registries are few hosts with many requests: keep connections.
 		ht.MaxIdleConnsPerHost = 64
+		ht.ResponseHeaderTimeout = opts.ResponseTimeout
+		if ht.ResponseHeaderTimeout <= 0 {
+			ht.ResponseHeaderTimeout = DefaultResponseTimeout
+		}
 		if opts.Insecure {
 			ht.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it
 		}
@@ -130,7 +146,11 @@ func New(opts Options) *Transport {
 			return rand.N(max)
 		}
 	}
-	return &Transport{base: base, opts: opts, stats: Stats{Requests: map[string]int{}}}
+	t := &Transport{base: base, opts: opts, stats: Stats{Requests: map[string]int{}}}
+	if opts.MaxConcurrent > 0 {
+		t.slots = make(chan struct{}, opts.MaxConcurrent)
+	}
+	return t
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -229,6 +249,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // send does one attempt and keeps the counters.
 func (t *Transport) send(r *http.Request) (*http.Response, error) {
+	if t.slots != nil {
+		select {
+		case t.slots <- struct{}{}:
+			defer func() { <-t.slots }()
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
 	t.mu.Lock()
 	t.stats.Requests[r.Method]++
 	t.inFlight++

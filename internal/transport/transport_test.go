@@ -593,3 +593,42 @@ func TestParseDelay(t *testing.T) {
 		}
 	}
 }
+
+// MaxConcurrent is one budget for every sender of the transport.
+func TestMaxConcurrent(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	tr := New(Options{MaxConcurrent: 3})
+	c := &http.Client{Transport: tr}
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Get(srv.URL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	if peak > 3 || tr.Stats().MaxInFlight > 3 {
+		t.Fatalf("peak in flight %d (transport saw %d), want <= 3", peak, tr.Stats().MaxInFlight)
+	}
+	if peak < 2 {
+		t.Fatalf("peak in flight %d: requests were not concurrent at all", peak)
+	}
+}

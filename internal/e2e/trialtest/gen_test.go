@@ -215,18 +215,20 @@ func generate(r *rand.Rand) (*layout, policy) {
 		}
 	}
 	for _, i := range sortedInts(signed) {
-		addSig(l, add, l.Objs[i].Digest)
+		addSig(l, add, l.Objs[i].Digest, r.IntN(3) == 0)
 	}
 	if r.IntN(3) == 0 {
 		for j := range 1 + r.IntN(2) {
 			ghost := digestOf(seed.Image(fmt.Sprintf("ghost-%d", j), now).Digest())
-			addSig(l, add, ghost)
+			addSig(l, add, ghost, false)
 		}
 	}
 	return l, randomPolicy(r, semverRepo)
 }
 
-func addSig(l *layout, add func(*obj) int, subject string) {
+// addSig adds a cosign-style signature of subject and, with att, an
+// attestation under cosign's .att tag.
+func addSig(l *layout, add func(*obj) int, subject string, att bool) {
 	h, err := v1.NewHash(subject)
 	if err != nil {
 		panic(err)
@@ -234,6 +236,11 @@ func addSig(l *layout, add func(*obj) int, subject string) {
 	o := &obj{Kind: kSig, ID: "sig", Subject: subject, img: seed.Signature(h)}
 	o.Digest = digestOf(o.img.Digest())
 	l.Tags[seed.SignatureTag(h)] = add(o)
+	if att {
+		a := &obj{Kind: kSig, ID: "att", Subject: subject, img: seed.Image("attestation "+h.Hex, time.Time{})}
+		a.Digest = digestOf(a.img.Digest())
+		l.Tags[fmt.Sprintf("%s-%s.att", h.Algorithm, h.Hex)] = add(a)
+	}
 }
 
 func digestOf(h v1.Hash, err error) string {
@@ -365,30 +372,51 @@ func parseAge(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("bad age %q", s)
 }
 
-// push writes the layout to repo: indexes with their children, images,
-// then every extra tag, then signatures.
-func (l *layout) push(ctx context.Context, p *seed.Pusher) error {
-	pushed := map[int]bool{}
+// push writes the layout: each image's blobs once, each platform child by
+// digest before its indexes, then every tag in sorted order.
+func (l *layout) push(ctx context.Context, u *uploader) error {
+	done := map[int]bool{}
+	for i, o := range l.Objs {
+		if o.Kind != kIndex {
+			continue
+		}
+		used := false
+		for _, j := range l.Tags {
+			used = used || j == i
+		}
+		if !used {
+			continue
+		}
+		for _, c := range o.Children {
+			if !done[c] {
+				if err := u.image(ctx, l.Objs[c].Digest, l.Objs[c].img); err != nil {
+					return err
+				}
+				done[c] = true
+			}
+		}
+	}
 	tags := make([]string, 0, len(l.Tags))
 	for t := range l.Tags {
 		tags = append(tags, t)
 	}
 	sort.Strings(tags)
 	for _, t := range tags {
-		o := l.Objs[l.Tags[t]]
+		i := l.Tags[t]
+		o := l.Objs[i]
 		var err error
 		switch {
 		case o.idx != nil:
-			_, err = p.Index(ctx, t, o.idx)
-		case pushed[l.Tags[t]]:
-			err = p.Tag(ctx, t, o.img)
+			err = u.manifest(ctx, t, o.idx)
+		case done[i]:
+			err = u.manifest(ctx, t, o.img) // blobs are there already
 		default:
-			_, err = p.Image(ctx, t, o.img)
+			err = u.image(ctx, t, o.img)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("push %s: %w", t, err)
 		}
-		pushed[l.Tags[t]] = true
+		done[i] = true
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package trialtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // checker reads a registry's real state over plain HTTP with one client.
@@ -91,4 +95,128 @@ func (c *checker) resolve(t *testing.T, repo, ref string) (string, bool) {
 	}
 	t.Fatalf("head %s:%s: %s", repo, ref, resp.Status)
 	return "", false
+}
+
+// uploader pushes seed images over plain HTTP with the fewest requests:
+// each blob once (POST + PUT), each manifest once per tag (PUT). Seeding
+// through go-containerregistry cost more than the run under test.
+type uploader struct {
+	c     *checker
+	repo  string
+	blobs map[string]bool // uploaded
+}
+
+func (u *uploader) url(p string) string {
+	return fmt.Sprintf("http://%s/v2/%s/%s", u.c.host, u.repo, p)
+}
+
+func (u *uploader) send(ctx context.Context, method, url, ctype string, body []byte, want int) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := u.c.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
+	}
+	return resp, nil
+}
+
+func (u *uploader) blob(ctx context.Context, digest string, data []byte) error {
+	if u.blobs[digest] {
+		return nil
+	}
+	resp, err := u.send(ctx, http.MethodPost, u.url("blobs/uploads/"), "", nil, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		return fmt.Errorf("upload %s: Location: %w", digest, err)
+	}
+	base, _ := url.Parse(u.url(""))
+	loc = base.ResolveReference(loc)
+	q := loc.Query()
+	q.Set("digest", digest)
+	loc.RawQuery = q.Encode()
+	if _, err := u.send(ctx, http.MethodPut, loc.String(), "application/octet-stream", data, http.StatusCreated); err != nil {
+		return err
+	}
+	u.blobs[digest] = true
+	return nil
+}
+
+// manifest PUTs a manifest under ref (a tag or its digest) and checks the
+// digest the registry computed.
+func (u *uploader) manifest(ctx context.Context, ref string, m interface {
+	RawManifest() ([]byte, error)
+	MediaType() (types.MediaType, error)
+	Digest() (v1.Hash, error)
+}) error {
+	raw, err := m.RawManifest()
+	if err != nil {
+		return err
+	}
+	mt, err := m.MediaType()
+	if err != nil {
+		return err
+	}
+	want, err := m.Digest()
+	if err != nil {
+		return err
+	}
+	resp, err := u.send(ctx, http.MethodPut, u.url("manifests/"+ref), string(mt), raw, http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	if got := resp.Header.Get("Docker-Content-Digest"); got != want.String() {
+		return fmt.Errorf("put %s: registry says %s, want %s", ref, got, want)
+	}
+	return nil
+}
+
+// image uploads img's blobs and its manifest under ref.
+func (u *uploader) image(ctx context.Context, ref string, img v1.Image) error {
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	cd, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	if err := u.blob(ctx, cd.String(), cfg); err != nil {
+		return err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range layers {
+		d, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if err := u.blob(ctx, d.String(), data); err != nil {
+			return err
+		}
+	}
+	return u.manifest(ctx, ref, img)
 }

@@ -1,0 +1,139 @@
+package ghpackages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/transport"
+)
+
+// ListPackages lists the names of the owner's container packages (names may
+// contain "/"), for a wildcard repository: GET
+// /orgs/{owner}/packages?package_type=container&per_page=100, then
+// /users/{owner}/packages... when the owner is not an org, following Link
+// rel="next". Only Owner, Token, APIURL, Transport and Insecure of opts are
+// used. Requests: ceil(packages/100), plus one for a user owner.
+func ListPackages(ctx context.Context, opts Options) ([]string, error) {
+	if opts.Owner == "" {
+		return nil, errors.New("github backend: an owner is required to list packages")
+	}
+	if opts.Token == "" {
+		return nil, errors.New("github backend: no token: pass `github-token` (default `${{ github.token }}`)")
+	}
+	if opts.APIURL == "" {
+		opts.APIURL = DefaultAPIURL
+	}
+	api, err := url.Parse(strings.TrimRight(opts.APIURL, "/"))
+	if err != nil || (api.Scheme != "https" && api.Scheme != "http") || api.Host == "" {
+		return nil, fmt.Errorf("github backend: API URL %q is not an http(s) URL", opts.APIURL)
+	}
+	api.RawQuery, api.Fragment, api.User = "", "", nil
+	if api.Scheme == "http" && !isLoopback(api.Host) && !opts.Insecure {
+		return nil, fmt.Errorf("github backend: refusing to send the token over plain HTTP to %s (set `insecure` to allow)", api.Host)
+	}
+	t := opts.Transport
+	if t == nil {
+		t = transport.New(transport.Options{Insecure: opts.Insecure})
+	}
+	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: noCrossHostRedirect}, api: api}
+	var last error
+	for _, kind := range []string{"orgs", "users"} {
+		names, err := b.listPackages(ctx, "/"+kind+"/"+url.PathEscape(opts.Owner)+"/packages")
+		if errors.Is(err, backend.ErrNotFound) {
+			last = err
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("github backend: list the container packages of %s: %w", opts.Owner, err)
+		}
+		return names, nil
+	}
+	return nil, fmt.Errorf("github backend: %s is neither an org nor a user the token can see: %w", opts.Owner, last)
+}
+
+// listPackages reads every page of one owner's package list.
+func (b *Backend) listPackages(ctx context.Context, path string) ([]string, error) {
+	u := b.apiURL(path, "package_type=container&per_page=100")
+	var names []string
+	seen := map[string]bool{}
+	visited := map[string]bool{}
+	for page := 0; u != nil; page++ {
+		if page >= maxPages {
+			return nil, fmt.Errorf("more than %d pages", maxPages)
+		}
+		if visited[u.String()] {
+			return nil, fmt.Errorf("the pagination Link leads back to a page already read; refusing to loop")
+		}
+		visited[u.String()] = true
+		resp, err := b.apiRequest(ctx, http.MethodGet, u)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			err := b.classify(resp)
+			_ = resp.Body.Close()
+			return nil, err
+		}
+		body, err := readBody(resp.Body, maxPageBytes)
+		link := resp.Header.Get("Link")
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		var pkgs []struct {
+			Name        string `json:"name"`
+			PackageType string `json:"package_type"`
+		}
+		if err := json.Unmarshal(body, &pkgs); err != nil {
+			return nil, fmt.Errorf("decode page %d: %w", page+1, err)
+		}
+		for _, p := range pkgs {
+			if p.PackageType != "" && p.PackageType != "container" {
+				continue
+			}
+			if !validPackageName(p.Name) || seen[p.Name] {
+				continue
+			}
+			seen[p.Name] = true
+			names = append(names, p.Name)
+		}
+		u = nil
+		if next := nextLink(link); next != "" {
+			nu, err := url.Parse(next)
+			if err != nil {
+				return nil, errors.New("bad Link header")
+			}
+			if !nu.IsAbs() || !sameOrigin(b.api, nu) {
+				return nil, fmt.Errorf("refusing pagination link to another host %q", nu.Host)
+			}
+			u = nu
+		}
+	}
+	return names, nil
+}
+
+// validPackageName keeps a hostile listing from naming something that is
+// not a container repository path ("..", empty parts, control characters).
+func validPackageName(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, part := range strings.Split(s, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+		for _, r := range part {
+			ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
