@@ -78,6 +78,11 @@ func Run(ctx context.Context, env Env) int {
 		p.Errorf("%s", err)
 		return ExitBadArgs
 	}
+	if _, term := p.(*ci.Terminal); s.JSON && !term {
+		// --json promises one JSON value on stdout, which a CI provider's
+		// workflow commands would spoil: report like a terminal instead.
+		p = ci.NewTerminal(env.Getenv, env.Stdout, env.Stderr)
+	}
 	if s.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)

@@ -37,7 +37,9 @@ func (g *GitHub) Name() string { return "github" }
 
 // Lookup reads INPUT_<NAME> with the name upper-cased and dashes kept, as the
 // runner sets it ("INPUT_DRY-RUN"), then the underscore form ("INPUT_DRY_RUN")
-// that `env:` blocks and other runners use.
+// that `env:` blocks and other runners use, then REGSWEEP_<NAME>: the CLI in
+// a `run:` step (GITHUB_ACTIONS is set there too) gets no INPUT_*, and
+// ignoring its REGSWEEP_DRY_RUN would turn a dry run into a real one.
 func (g *GitHub) Lookup(name string) (string, bool) {
 	up := strings.ToUpper(name)
 	for _, k := range []string{"INPUT_" + up, "INPUT_" + strings.ReplaceAll(up, "-", "_")} {
@@ -45,7 +47,7 @@ func (g *GitHub) Lookup(name string) (string, bool) {
 			return v, true
 		}
 	}
-	return "", false
+	return lookupEnv(g.env, "REGSWEEP_", name)
 }
 
 // Default supplies github-token from GITHUB_TOKEN when a workflow passes it

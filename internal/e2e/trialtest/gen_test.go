@@ -174,7 +174,8 @@ func generate(r *rand.Rand) (*layout, policy) {
 			seen[key] = true
 			o := &obj{Kind: kIndex, ID: "index-" + key, Children: []int{a, b}}
 			o.idx = seed.Index(l.Objs[a].img, l.Objs[b].img)
-			taggable = append(taggable, add(o))
+			i := add(o)
+			taggable = append(taggable, i, i, i) // indexes draw tags as often as 3 images
 		}
 		for _, p := range plats {
 			if r.IntN(8) == 0 {

@@ -19,6 +19,7 @@ import (
 type outcome struct {
 	Deleted     map[string]bool   // manifests deleted
 	RemovedTags map[string]bool   // tags gone (with their manifest, or untagged)
+	KeptMatch   map[string]bool   // non-referrer tags matching `tags` that stay
 	Before      map[string]string // tag -> digest before the run
 	Present     map[string]bool   // every manifest that exists before the run
 }
@@ -130,7 +131,7 @@ func cmpInt(a, b int) int {
 
 // model computes the expected outcome of policy p on layout l at `now`.
 func model(l *layout, p policy) outcome {
-	out := outcome{Deleted: map[string]bool{}, RemovedTags: map[string]bool{}, Before: map[string]string{}, Present: map[string]bool{}}
+	out := outcome{Deleted: map[string]bool{}, RemovedTags: map[string]bool{}, KeptMatch: map[string]bool{}, Before: map[string]string{}, Present: map[string]bool{}}
 
 	// What exists: tag targets and the children of pushed indexes.
 	byDigest := map[string]*obj{}
@@ -296,8 +297,11 @@ func model(l *layout, p policy) outcome {
 	out.Deleted = del
 
 	for t, d := range out.Before {
-		if del[d] || survivor[t] {
+		switch {
+		case del[d] || survivor[t]:
 			out.RemovedTags[t] = true // with its manifest, or untagged alone
+		case include(t) && !referrerTag.MatchString(t):
+			out.KeptMatch[t] = true
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"reflect"
 	"sort"
@@ -63,10 +64,15 @@ func TestTrial(t *testing.T) {
 	jobs := make(chan uint64)
 	var wg sync.WaitGroup
 	for w := range workers {
+		// One connection pool per worker, handed to the app as its base
+		// transport: app.Run leaves its own pool's idle connections open, and
+		// thousands of in-process runs ran out of file descriptors.
+		base := http.DefaultTransport.(*http.Transport).Clone()
+		t.Cleanup(base.CloseIdleConnections)
 		wg.Go(func() {
 			for i := range jobs {
 				t.Run(fmt.Sprintf("trial-%04d", i), func(t *testing.T) {
-					trial(t, regs[w%len(regs)], seedV, i, &c)
+					trial(t, regs[w%len(regs)], base, seedV, i, &c)
 				})
 			}
 		})
@@ -84,7 +90,7 @@ func TestTrial(t *testing.T) {
 	}
 }
 
-func trial(t *testing.T, reg *checker, seedV, i uint64, c *counts) {
+func trial(t *testing.T, reg *checker, base http.RoundTripper, seedV, i uint64, c *counts) {
 	r := rand.New(rand.NewPCG(seedV, i))
 	l, p := generate(r)
 	path := fmt.Sprintf("trial/t%d", i)
@@ -94,7 +100,7 @@ func trial(t *testing.T, reg *checker, seedV, i uint64, c *counts) {
 	}
 	want := model(l, p)
 
-	res := e2e.RunActionAt(t, now, p.inputs(repo))
+	res := e2e.RunWith(t, e2e.Options{Now: now, Base: base}, p.inputs(repo))
 	c.trials.Add(1)
 
 	var problems []string
@@ -168,6 +174,22 @@ func trial(t *testing.T, reg *checker, seedV, i uint64, c *counts) {
 		if got := res.Outputs["deleted-count"]; got != strconv.Itoa(len(goneDigests)) {
 			fail("deleted-count = %q, but the registry lost %d manifests", got, len(goneDigests))
 		}
+	}
+	// kept-tags lists every matching tag that stays, with its rule.
+	var kept []struct{ Tag, Rule, Reason string }
+	res.JSON(t, "kept-tags", &kept)
+	keptNames := map[string]bool{}
+	for _, k := range kept {
+		if referrerTag.MatchString(k.Tag) {
+			continue // whether a matching signature tag is listed is presentation
+		}
+		keptNames[k.Tag] = true
+		if k.Rule == "" || k.Reason == "" {
+			fail("kept-tags entry %q has no rule or reason", k.Tag)
+		}
+	}
+	if got, want := keys(keptNames), keys(want.KeptMatch); !equal(got, want) {
+		fail("kept-tags = %v, model keeps matching tags %v", got, want)
 	}
 	c.deletedManifests.Add(int64(len(want.Deleted)))
 	c.removed.Add(int64(len(want.RemovedTags)))

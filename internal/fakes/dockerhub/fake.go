@@ -5,7 +5,9 @@
 // /v2/repositories/{ns}/{repo}/tags/), and DELETE
 // /v2/repositories/{ns}/{repo}/tags/{tag}/ -> 204. Fault modes: 429 with
 // X-Retry-After every Nth request, token expiry after N uses, a token
-// without delete scope (403), per-request delay.
+// without delete scope (403), per-request delay. A namespace's repositories
+// are listed (for wildcards) at /v2/namespaces/{ns}/repositories and
+// /v2/repositories/{ns}/, private ones only with a token.
 package dockerhub
 
 import (
@@ -258,6 +260,10 @@ func (f *Fake) serveRepo(w http.ResponseWriter, r *http.Request) {
 	var ns, name, tag string
 	list := false
 	switch {
+	case len(seg) == 4 && seg[0] == "v2" && seg[1] == "namespaces" && seg[3] == "repositories",
+		len(seg) == 3 && seg[0] == "v2" && seg[1] == "repositories":
+		f.listRepositories(w, r, seg[2])
+		return
 	case len(seg) == 6 && seg[0] == "v2" && seg[1] == "namespaces" && seg[3] == "repositories" && seg[5] == "tags":
 		ns, name, list = seg[2], seg[4], true
 	case len(seg) == 5 && seg[0] == "v2" && seg[1] == "repositories" && seg[4] == "tags":
@@ -379,4 +385,68 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, rp *repo) {
 		prev = pageURL(page - 1)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": n, "next": next, "previous": prev, "results": results})
+}
+
+// listRepositories answers GET /v2/namespaces/{ns}/repositories and
+// /v2/repositories/{ns}/: the namespace's repositories by name, private ones
+// only with a valid token, paginated with page_size/page and `next`.
+func (f *Fake) listRepositories(w http.ResponseWriter, r *http.Request, ns string) {
+	if r.Method != http.MethodGet {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "method not allowed"})
+		return
+	}
+	hasAuth := r.Header.Get("Authorization") != ""
+	authed := hasAuth && f.authorized(r)
+	if hasAuth && !authed {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Token is invalid or expired"})
+		return
+	}
+	f.mu.Lock()
+	known := false
+	var names []string
+	for key, rp := range f.repos {
+		rns, name, _ := strings.Cut(key, "/")
+		if rns != ns {
+			continue
+		}
+		known = true
+		if !rp.private || authed {
+			names = append(names, name)
+		}
+	}
+	f.mu.Unlock()
+	if !known {
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "object not found"})
+		return
+	}
+	sort.Strings(names)
+	q := r.URL.Query()
+	size := 10
+	if n, err := strconv.Atoi(q.Get("page_size")); err == nil && n > 0 {
+		size = min(n, 100)
+	}
+	page := 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	results := []map[string]any{}
+	for i := (page - 1) * size; i < len(names) && i < page*size; i++ {
+		results = append(results, map[string]any{"name": names[i], "namespace": ns, "repository_type": "image", "status": 1})
+	}
+	pageURL := func(p int) any {
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+		qq := url.Values{}
+		qq.Set("page", strconv.Itoa(p))
+		qq.Set("page_size", strconv.Itoa(size))
+		u.RawQuery = qq.Encode()
+		return u.String()
+	}
+	var next, prev any
+	if page*size < len(names) {
+		next = pageURL(page + 1)
+	}
+	if page > 1 {
+		prev = pageURL(page - 1)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(names), "next": next, "previous": prev, "results": results})
 }

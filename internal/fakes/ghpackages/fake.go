@@ -6,6 +6,8 @@
 // per_page (max 100) and an absolute Link header, DELETE version -> 204,
 // 401 on a bad token, 403 for missing permission or the secondary rate limit
 // (with retry-after), 400 for public versions with more than 5000 downloads.
+// An owner's packages are listed (for wildcards) at
+// /{orgs|users}/{owner}/packages?package_type=container, paginated the same way.
 //
 // Serve it with httptest.NewServer(fake). The API answers at the root and,
 // as on GitHub Enterprise Server, under /api/v3.
@@ -378,13 +380,18 @@ func (f *Fake) authorized(r *http.Request) bool {
 	return (strings.EqualFold(scheme, "bearer") || strings.EqualFold(scheme, "token")) && tok == f.token && f.token != ""
 }
 
-// serveAPI answers /{orgs|users}/{owner}/packages/container/{pkg}[/versions[/{id}]].
+// serveAPI answers /{orgs|users}/{owner}/packages (the owner's packages) and
+// /{orgs|users}/{owner}/packages/container/{pkg}[/versions[/{id}]].
 func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	if !f.authorized(r) {
 		apiError(w, http.StatusUnauthorized, MsgBadCredentials)
 		return
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
+	if len(seg) == 3 && (seg[0] == "orgs" || seg[0] == "users") && seg[2] == "packages" && r.Method == http.MethodGet {
+		f.listPackages(w, r, seg[0], seg[1])
+		return
+	}
 	if len(seg) < 5 || (seg[0] != "orgs" && seg[0] != "users") || seg[2] != "packages" || seg[3] != "container" {
 		apiError(w, http.StatusNotFound, "Not Found")
 		return
@@ -515,6 +522,93 @@ func (f *Fake) listVersions(w http.ResponseWriter, r *http.Request, p *pkg) {
 		w.Header().Set("Link", strings.Join(links, ", "))
 	}
 	writeJSON(w, out)
+}
+
+// listPackages answers GET /{orgs|users}/{owner}/packages?package_type=container:
+// the owner's packages by name, paginated like versions. An owner of the
+// other kind, or one owning nothing, is 404 as on GitHub.
+func (f *Fake) listPackages(w http.ResponseWriter, r *http.Request, kindSeg, rawOwner string) {
+	owner, err := url.PathUnescape(rawOwner)
+	if err != nil {
+		apiError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("package_type") == "" {
+		apiError(w, http.StatusBadRequest, "Invalid argument: package_type is required")
+		return
+	}
+	wantKind := Org
+	if kindSeg == "users" {
+		wantKind = User
+	}
+	f.mu.Lock()
+	var all []*pkg
+	for _, p := range f.packages {
+		if p.owner == owner && p.kind == wantKind {
+			all = append(all, p)
+		}
+	}
+	f.mu.Unlock()
+	if len(all) == 0 {
+		apiError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	if q.Get("package_type") != "container" {
+		all = nil
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	perPage, page := pageParams(q)
+	out := []map[string]any{}
+	f.mu.Lock()
+	for i := (page - 1) * perPage; i < len(all) && i < page*perPage; i++ {
+		p := all[i]
+		out = append(out, map[string]any{
+			"id": 100 + i, "name": p.name, "package_type": "container", "version_count": len(p.versions),
+			"visibility": "private", "owner": map[string]any{"login": p.owner, "type": string(p.kind)},
+		})
+	}
+	f.mu.Unlock()
+	setLinks(w, r, q, page, perPage, len(all))
+	writeJSON(w, out)
+}
+
+// pageParams reads per_page (default 30, max 100) and page (default 1).
+func pageParams(q url.Values) (perPage, page int) {
+	perPage, page = 30, 1
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, 100)
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	return perPage, page
+}
+
+// setLinks sets GitHub's absolute Link header for a page of n items.
+func setLinks(w http.ResponseWriter, r *http.Request, q url.Values, page, perPage, n int) {
+	last := max(1, (n+perPage-1)/perPage)
+	link := func(p int) string {
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.EscapedPath()}
+		qq := url.Values{}
+		for k, v := range q {
+			qq[k] = v
+		}
+		qq.Set("page", strconv.Itoa(p))
+		qq.Set("per_page", strconv.Itoa(perPage))
+		u.RawQuery = qq.Encode()
+		return u.String()
+	}
+	var links []string
+	if page < last {
+		links = append(links, fmt.Sprintf("<%s>; rel=\"next\"", link(page+1)), fmt.Sprintf("<%s>; rel=\"last\"", link(last)))
+	}
+	if page > 1 {
+		links = append(links, fmt.Sprintf("<%s>; rel=\"first\"", link(1)), fmt.Sprintf("<%s>; rel=\"prev\"", link(page-1)))
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
 }
 
 func (f *Fake) deleteVersion(w http.ResponseWriter, p *pkg, id int64) {

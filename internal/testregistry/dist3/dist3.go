@@ -45,6 +45,9 @@ func Start(ctx context.Context, opts Options) *Registry {
 		},
 	}
 	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": []string{"nosniff"}}
+	// A parsed config file defaults catalog.maxentries to 1000; a zero here
+	// would make /v2/_catalog always answer an empty list.
+	cfg.Catalog.MaxEntries = 1000
 	app := handlers.NewApp(ctx, cfg)
 	var h http.Handler = app
 	if opts.Wrap != nil {
