@@ -79,6 +79,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("Relist", s.Relist)
 	t.Run("Faults", s.Faults)
 	t.Run("BearerTokenOnce", s.BearerTokenOnce)
+	t.Run("Catalog", s.Catalog)
 }
 
 // image returns a deterministic small image (the seed picks it).
