@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -114,14 +113,14 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("dockerhub backend: base URL %q is not an http(s) URL", opts.BaseURL)
 	}
 	base.RawQuery, base.Fragment, base.User = "", "", nil
-	if base.Scheme == "http" && !isLoopback(base.Host) && !opts.Insecure {
+	if base.Scheme == "http" && !transport.IsLoopback(base.Host) && !opts.Insecure {
 		return nil, fmt.Errorf("dockerhub backend: refusing plain HTTP to %s (set `insecure` to allow)", base.Host)
 	}
 	t := opts.Transport
 	if t == nil {
 		t = transport.New(transport.Options{Insecure: opts.Insecure})
 	}
-	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: noCrossHostRedirect}, base: base}
+	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: transport.NoCrossOriginRedirect}, base: base}
 	if opts.Username != "" || opts.Password != "" {
 		if err := b.login(ctx, ""); err != nil {
 			return nil, err
@@ -238,7 +237,7 @@ func (b *Backend) do(ctx context.Context, method string, u *url.URL) (*http.Resp
 		}
 		resp, err := b.client.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, redactURL(u), b.scrub(err))
+			return nil, fmt.Errorf("%s %s: %w", method, transport.RedactURL(u), b.scrub(err))
 		}
 		if resp.StatusCode != http.StatusUnauthorized || jwt == "" || attempt > 0 {
 			return resp, nil
@@ -260,14 +259,14 @@ func (b *Backend) scrub(err error) error {
 	b.mu.Unlock()
 	for _, sec := range []string{b.opts.Password, jwt} {
 		if sec != "" && strings.Contains(s, sec) {
-			return errors.New(sanitize(s, b.opts.Password, jwt))
+			return errors.New(transport.Sanitize(s, b.opts.Password, jwt))
 		}
 	}
 	return err
 }
 
 func (b *Backend) httpError(resp *http.Response) *backend.HTTPError {
-	e := &backend.HTTPError{Method: resp.Request.Method, URL: redactURL(resp.Request.URL), StatusCode: resp.StatusCode}
+	e := &backend.HTTPError{Method: resp.Request.Method, URL: transport.RedactURL(resp.Request.URL), StatusCode: resp.StatusCode}
 	raw, _ := transport.ReadLimited(resp.Body, maxErrorBytes)
 	var body struct {
 		Message string `json:"message"`
@@ -282,7 +281,7 @@ func (b *Backend) httpError(resp *http.Response) *backend.HTTPError {
 		b.mu.Lock()
 		jwt := b.jwt
 		b.mu.Unlock()
-		e.Message = sanitize(msg, b.opts.Password, jwt)
+		e.Message = transport.Sanitize(msg, b.opts.Password, jwt)
 	}
 	return e
 }
@@ -354,7 +353,7 @@ func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
 		u = nil
 		if pg.Next != nil && *pg.Next != "" {
 			nu, err := url.Parse(*pg.Next)
-			if err != nil || !nu.IsAbs() || !sameOrigin(b.base, nu) {
+			if err != nil || !nu.IsAbs() || !transport.SameOrigin(b.base, nu) {
 				return nil, fmt.Errorf("list tags of %s: refusing next page on another host", b.repository())
 			}
 			u = nu
@@ -374,7 +373,7 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		if !strings.HasPrefix(t.Digest, "sha256:") {
 			// Without a digest, shared-digest safety cannot be checked: the
 			// tag stays out of the graph and is never deleted.
-			g.Warnings = append(g.Warnings, fmt.Sprintf("tag %q has no digest on Docker Hub; left alone", sanitize(t.Name)))
+			g.Warnings = append(g.Warnings, fmt.Sprintf("tag %q has no digest on Docker Hub; left alone", transport.Sanitize(t.Name)))
 			continue
 		}
 		g.SetTag(t.Name, t.Digest)
@@ -498,56 +497,3 @@ func (b *Backend) DeleteManifest(ctx context.Context, m *graph.Manifest) error {
 }
 
 // --- small helpers --------------------------------------------------------
-
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User, c.RawQuery, c.Fragment = nil, "", ""
-	return c.String()
-}
-
-// sanitize makes a server string safe to show: one line, bounded, secrets
-// removed.
-func sanitize(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
-}
-
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
-}
-
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-func noCrossHostRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
-		return errors.New("too many redirects")
-	}
-	if !sameOrigin(via[0].URL, req.URL) {
-		return fmt.Errorf("refusing redirect to another host %s", req.URL.Host)
-	}
-	return nil
-}

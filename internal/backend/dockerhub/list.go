@@ -94,7 +94,7 @@ func (b *Backend) listRepositories(ctx context.Context) ([]string, error) {
 		u = nil
 		if pg.Next != nil && *pg.Next != "" {
 			nu, err := url.Parse(*pg.Next)
-			if err != nil || !nu.IsAbs() || !sameOrigin(b.base, nu) {
+			if err != nil || !nu.IsAbs() || !transport.SameOrigin(b.base, nu) {
 				return nil, fail(errors.New("refusing next page on another host"))
 			}
 			u = nu

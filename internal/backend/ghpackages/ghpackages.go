@@ -114,7 +114,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.RegistryScheme == "" {
 		// Loopback registries (tests, the fake) speak plain HTTP.
 		opts.RegistryScheme = "https"
-		if isLoopback(opts.Registry) {
+		if transport.IsLoopback(opts.Registry) {
 			opts.RegistryScheme = "http"
 		}
 	}
@@ -126,13 +126,13 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("github backend: API URL %q is not an http(s) URL", opts.APIURL)
 	}
 	api.RawQuery, api.Fragment, api.User = "", "", nil
-	if api.Scheme == "http" && !isLoopback(api.Host) && !opts.Insecure {
+	if api.Scheme == "http" && !transport.IsLoopback(api.Host) && !opts.Insecure {
 		return nil, fmt.Errorf("github backend: refusing to send the token over plain HTTP to %s (set `insecure` to allow)", api.Host)
 	}
 	if opts.RegistryScheme != "https" && opts.RegistryScheme != "http" {
 		return nil, fmt.Errorf("github backend: registry scheme %q", opts.RegistryScheme)
 	}
-	if opts.RegistryScheme == "http" && !isLoopback(opts.Registry) && !opts.Insecure {
+	if opts.RegistryScheme == "http" && !transport.IsLoopback(opts.Registry) && !opts.Insecure {
 		return nil, fmt.Errorf("github backend: refusing plain HTTP to registry %s (set `insecure` to allow)", opts.Registry)
 	}
 	t := opts.Transport
@@ -143,7 +143,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		}
 		t = transport.New(transport.Options{DeleteRate: max(rate, 0), Insecure: opts.Insecure})
 	}
-	client := &http.Client{Transport: t, CheckRedirect: noCrossHostRedirect}
+	client := &http.Client{Transport: t, CheckRedirect: transport.NoCrossOriginRedirect}
 	b := &Backend{opts: opts, client: client, api: api, ids: map[string]string{}}
 	b.reg = &registry{
 		client: client,
@@ -184,7 +184,7 @@ func (b *Backend) apiRequest(ctx context.Context, method string, u *url.URL) (*h
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, redactURL(u), b.scrub(err))
+		return nil, fmt.Errorf("%s %s: %w", method, transport.RedactURL(u), b.scrub(err))
 	}
 	return resp, nil
 }
@@ -194,7 +194,7 @@ func (b *Backend) scrub(err error) error {
 	if err == nil || !strings.Contains(err.Error(), b.opts.Token) {
 		return err
 	}
-	return errors.New(sanitize(err.Error(), b.opts.Token))
+	return errors.New(transport.Sanitize(err.Error(), b.opts.Token))
 }
 
 func (b *Backend) apiURL(escapedPath, rawQuery string) *url.URL {
@@ -290,7 +290,7 @@ func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
 			if err != nil {
 				return nil, fmt.Errorf("list versions of %s: bad Link header", b.repository())
 			}
-			if !nu.IsAbs() || !sameOrigin(b.api, nu) {
+			if !nu.IsAbs() || !transport.SameOrigin(b.api, nu) {
 				return nil, fmt.Errorf("list versions of %s: refusing pagination link to another host %q", b.repository(), nu.Host)
 			}
 			u = nu

@@ -2,15 +2,13 @@ package ghpackages
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/transport"
 )
 
 // Bounds on what is read from the network: a hostile or broken server must
@@ -34,41 +32,10 @@ func readBody(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// redactURL drops the query and any user info: errors name the endpoint,
-// never credentials.
-func redactURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	c.Fragment = ""
-	return c.String()
-}
-
-// sanitize makes a server-provided message safe to show: one line, no
-// control characters, bounded, and with every secret removed.
-func sanitize(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
-}
-
 // httpError turns a failed response into a *backend.HTTPError carrying
 // GitHub's (sanitized) message.
 func httpError(resp *http.Response, secrets ...string) *backend.HTTPError {
-	e := &backend.HTTPError{Method: resp.Request.Method, URL: redactURL(resp.Request.URL), StatusCode: resp.StatusCode}
+	e := &backend.HTTPError{Method: resp.Request.Method, URL: transport.RedactURL(resp.Request.URL), StatusCode: resp.StatusCode}
 	b, _ := readBody(resp.Body, maxErrorBytes)
 	var gh struct {
 		Message string `json:"message"`
@@ -78,11 +45,11 @@ func httpError(resp *http.Response, secrets ...string) *backend.HTTPError {
 		} `json:"errors"`
 	}
 	if json.Unmarshal(b, &gh) == nil {
-		e.Message = sanitize(gh.Message, secrets...)
+		e.Message = transport.Sanitize(gh.Message, secrets...)
 		if len(gh.Errors) > 0 {
-			e.Code = sanitize(gh.Errors[0].Code, secrets...)
+			e.Code = transport.Sanitize(gh.Errors[0].Code, secrets...)
 			if e.Message == "" {
-				e.Message = sanitize(gh.Errors[0].Message, secrets...)
+				e.Message = transport.Sanitize(gh.Errors[0].Message, secrets...)
 			}
 		}
 	}
@@ -123,35 +90,4 @@ func nextLink(h string) string {
 		}
 	}
 	return ""
-}
-
-// sameOrigin reports whether next may receive our credentials: same scheme
-// and host as base. Pagination links on another host are refused.
-func sameOrigin(base *url.URL, next *url.URL) bool {
-	return strings.EqualFold(base.Scheme, next.Scheme) && strings.EqualFold(base.Host, next.Host)
-}
-
-// isLoopback reports whether host (host or host:port) is a loopback address
-// or localhost, where plain HTTP is acceptable.
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// noCrossHostRedirect keeps credentials on the host they were meant for.
-func noCrossHostRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
-		return errors.New("too many redirects")
-	}
-	if !sameOrigin(via[0].URL, req.URL) {
-		return fmt.Errorf("refusing redirect from %s to another host %s", via[0].URL.Host, req.URL.Host)
-	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/regsweep/regsweep/internal/transport"
 )
 
 func TestNextLink(t *testing.T) {
@@ -57,14 +59,14 @@ func TestSameOrigin(t *testing.T) {
 		"https://api.github.com:8/": false,
 	} {
 		u, _ := url.Parse(in)
-		if got := sameOrigin(base, u); got != want {
-			t.Errorf("sameOrigin(%s) = %v", in, got)
+		if got := transport.SameOrigin(base, u); got != want {
+			t.Errorf("transport.SameOrigin(%s) = %v", in, got)
 		}
 	}
 }
 
 func TestSanitize(t *testing.T) {
-	got := sanitize("bad\ntoken ghp_x\r\n"+strings.Repeat("a", 300), "ghp_x")
+	got := transport.Sanitize("bad\ntoken ghp_x\r\n"+strings.Repeat("a", 300), "ghp_x")
 	if strings.Contains(got, "ghp_x") || strings.ContainsAny(got, "\r\n") || len(got) > 210 {
 		t.Errorf("sanitize = %q", got)
 	}

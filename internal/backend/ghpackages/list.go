@@ -34,14 +34,14 @@ func ListPackages(ctx context.Context, opts Options) ([]string, error) {
 		return nil, fmt.Errorf("github backend: API URL %q is not an http(s) URL", opts.APIURL)
 	}
 	api.RawQuery, api.Fragment, api.User = "", "", nil
-	if api.Scheme == "http" && !isLoopback(api.Host) && !opts.Insecure {
+	if api.Scheme == "http" && !transport.IsLoopback(api.Host) && !opts.Insecure {
 		return nil, fmt.Errorf("github backend: refusing to send the token over plain HTTP to %s (set `insecure` to allow)", api.Host)
 	}
 	t := opts.Transport
 	if t == nil {
 		t = transport.New(transport.Options{Insecure: opts.Insecure})
 	}
-	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: noCrossHostRedirect}, api: api}
+	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: transport.NoCrossOriginRedirect}, api: api}
 	var last error
 	for _, kind := range []string{"orgs", "users"} {
 		names, err := b.listPackages(ctx, "/"+kind+"/"+url.PathEscape(opts.Owner)+"/packages")
@@ -109,7 +109,7 @@ func (b *Backend) listPackages(ctx context.Context, path string) ([]string, erro
 			if err != nil {
 				return nil, errors.New("bad Link header")
 			}
-			if !nu.IsAbs() || !sameOrigin(b.api, nu) {
+			if !nu.IsAbs() || !transport.SameOrigin(b.api, nu) {
 				return nil, fmt.Errorf("refusing pagination link to another host %q", nu.Host)
 			}
 			u = nu

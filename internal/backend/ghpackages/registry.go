@@ -18,6 +18,7 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/transport"
 )
 
 // Manifest media types; the Accept list is never empty so no registry
@@ -81,7 +82,7 @@ func (r *registry) do(ctx context.Context, method string, u *url.URL, hdr http.H
 		}
 		resp, err := r.client.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, redactURL(u), errors.New(sanitize(err.Error(), r.token)))
+			return nil, fmt.Errorf("%s %s: %w", method, transport.RedactURL(u), errors.New(transport.Sanitize(err.Error(), r.token)))
 		}
 		if resp.StatusCode != http.StatusUnauthorized || attempt > 0 {
 			return resp, nil
@@ -109,7 +110,7 @@ func (r *registry) exchange(ctx context.Context, challenge, scope string) error 
 		return fmt.Errorf("registry %s: %w: unexpected authentication challenge", r.base.Host, backend.ErrUnauthorized)
 	}
 	realm, err := url.Parse(params["realm"])
-	if err != nil || !sameOrigin(r.base, realm) {
+	if err != nil || !transport.SameOrigin(r.base, realm) {
 		// Credentials never follow a challenge to another host.
 		return fmt.Errorf("registry %s: refusing token realm on another host", r.base.Host)
 	}
@@ -126,7 +127,7 @@ func (r *registry) exchange(ctx context.Context, challenge, scope string) error 
 	req.SetBasicAuth("token", r.token)
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("registry token: %w", errors.New(sanitize(err.Error(), r.token)))
+		return fmt.Errorf("registry token: %w", errors.New(transport.Sanitize(err.Error(), r.token)))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -381,7 +382,7 @@ func (r *registry) ensureBlob(ctx context.Context, digest string, data []byte) e
 	}
 	_ = resp.Body.Close()
 	lu, err := r.base.Parse(loc)
-	if err != nil || !sameOrigin(r.base, lu) {
+	if err != nil || !transport.SameOrigin(r.base, lu) {
 		return errors.New("push placeholder blob: upload location on another host")
 	}
 	q := lu.Query()

@@ -1,0 +1,75 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// The helpers below are the hygiene every API backend needs around what it
+// sends and what it shows: which host may see credentials, and how a URL or
+// a server's message may appear in an error.
+
+// IsLoopback reports whether host (host or host:port) is a loopback address
+// or localhost, where plain HTTP is acceptable.
+func IsLoopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// SameOrigin reports whether next may receive the credentials meant for
+// base: same scheme and host:port.
+func SameOrigin(base, next *url.URL) bool {
+	return strings.EqualFold(base.Scheme, next.Scheme) && strings.EqualFold(base.Host, next.Host)
+}
+
+// NoCrossOriginRedirect is an http.Client CheckRedirect for APIs that never
+// redirect elsewhere legitimately: credentials stay where they were meant.
+func NoCrossOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("too many redirects")
+	}
+	if !SameOrigin(via[0].URL, req.URL) {
+		return fmt.Errorf("refusing redirect from %s to another host %s", via[0].URL.Host, req.URL.Host)
+	}
+	return nil
+}
+
+// RedactURL drops user info, query and fragment: errors name the endpoint,
+// never credentials.
+func RedactURL(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.Fragment = nil, "", ""
+	return c.String()
+}
+
+// Sanitize makes a server-provided message safe to show: one line, no
+// control characters, at most 200 bytes, every secret replaced.
+func Sanitize(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
