@@ -99,6 +99,7 @@ func Run(ctx context.Context, env Env) int {
 		}
 		return transport.New(o)
 	}
+	defer r.ts.close()
 
 	repos, err := r.expand(ctx, s.Repositories)
 	if err != nil {

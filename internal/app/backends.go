@@ -57,6 +57,15 @@ func (ts *transports) get(family string) *transport.Transport {
 	return t
 }
 
+// close closes every transport's idle connections.
+func (ts *transports) close() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for _, t := range ts.byName {
+		t.CloseIdleConnections()
+	}
+}
+
 // stats adds up every transport's counters.
 func (ts *transports) stats() transport.Stats {
 	ts.mu.Lock()

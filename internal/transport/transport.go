@@ -503,3 +503,12 @@ func CheckRedirect(req *http.Request, via []*http.Request) error {
 	}
 	return nil
 }
+
+// CloseIdleConnections closes the kept-alive connections of the underlying
+// transport, so that a run done in-process (tests, the demo) leaves no open
+// sockets behind.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
