@@ -185,16 +185,24 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 			r.p.Infof("%s: %d/%d operations done (%s waiting on rate limits)", repo, done, total, waited.Round(time.Millisecond))
 		},
 		Recheck: func(ctx context.Context) (*plan.Plan, error) {
-			// Tags the plan removes keep their known digest (deletes are by
-			// digest: a moved one loses nothing). Every tag the plan keeps is
-			// resolved again, so one moved onto a doomed digest saves it.
-			current, err := b.Relist(ctx, removedTags(pl, g))
+			// With `kept`, tags the plan removes keep their known digest
+			// (deletes are by digest: a moved one loses nothing) and every
+			// tag it keeps is resolved again, so one moved onto a doomed
+			// digest saves it. With `list`, only new tags are resolved.
+			known := g.Tags
+			if r.s.Recheck != "list" {
+				known = removedTags(pl, g)
+			}
+			current, err := b.Relist(ctx, known)
 			if err != nil {
 				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
 			}
 			fresh := refresh(g, current)
 			return pl.Intersect(plan.Build(fresh, pol, now)), nil
 		},
+	}
+	if r.s.Recheck == "off" {
+		opts.Recheck = nil
 	}
 	out.Result = apply.Run(ctx, b, g, pl, opts)
 	return out

@@ -55,8 +55,9 @@ type Options struct {
 	Name        string // repository prefix, unique per scenario in one registry
 	Tags        int
 	Delay       time.Duration
-	Concurrency int  // 0: regsweep's default
-	Baseline    bool // also run the sequential loop on an identical repository
+	Concurrency int    // 0: regsweep's default
+	Baseline    bool   // also run the sequential loop on an identical repository
+	Recheck     string // regsweep's `recheck` setting ("": its default)
 }
 
 // Result is one scenario's measurements.
@@ -170,7 +171,11 @@ func Run(ctx context.Context, host string, o Options) (*Result, error) {
 
 	var err error
 	res.Server, err = measure(func() error {
-		res.Sweep = RunRegsweep(ctx, sweepRepo, o.Concurrency)
+		var extra []string
+		if o.Recheck != "" {
+			extra = []string{"--recheck", o.Recheck}
+		}
+		res.Sweep = RunRegsweep(ctx, sweepRepo, o.Concurrency, extra...)
 		if res.Sweep.Exit != 0 {
 			return fmt.Errorf("regsweep exited %d:\n%s", res.Sweep.Exit, res.Sweep.Output)
 		}

@@ -28,6 +28,7 @@ type Config struct {
 	Tags           int
 	Delay          time.Duration
 	Concurrency    int
+	Recheck        string // regsweep's `recheck` setting ("": its default)
 	Scale          bool
 	NoBaseline     bool
 	Runs           int    // regsweep runs at the main size; the median is kept
@@ -105,7 +106,7 @@ func Main(ctx context.Context, out io.Writer, c Config) error {
 	}
 	logf("seeding 2 x %d tags and running regsweep and the sequential baseline (%s per request)...", c.Tags, c.Delay)
 	var err error
-	s.Main, err = Run(mainCtx, host, Options{Name: fmt.Sprint(c.Tags), Tags: c.Tags, Delay: c.Delay, Concurrency: c.Concurrency, Baseline: !c.NoBaseline})
+	s.Main, err = Run(mainCtx, host, Options{Name: fmt.Sprint(c.Tags), Tags: c.Tags, Delay: c.Delay, Concurrency: c.Concurrency, Recheck: c.Recheck, Baseline: !c.NoBaseline})
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func Main(ctx context.Context, out io.Writer, c Config) error {
 	runs := []*Result{s.Main}
 	for i := 1; i < c.Runs; i++ {
 		logf("regsweep run %d of %d...", i+1, c.Runs)
-		r, err := Run(ctx, host, Options{Name: fmt.Sprintf("%d-run%d", c.Tags, i), Tags: c.Tags, Delay: c.Delay, Concurrency: c.Concurrency})
+		r, err := Run(ctx, host, Options{Name: fmt.Sprintf("%d-run%d", c.Tags, i), Tags: c.Tags, Delay: c.Delay, Concurrency: c.Concurrency, Recheck: c.Recheck})
 		if err != nil {
 			return err
 		}
@@ -124,7 +125,7 @@ func Main(ctx context.Context, out io.Writer, c Config) error {
 	if c.Scale {
 		n := c.Tags * 10
 		logf("seeding %d tags and running regsweep...", n)
-		s.Scaled, err = Run(ctx, host, Options{Name: fmt.Sprint(n), Tags: n, Delay: c.Delay, Concurrency: c.Concurrency})
+		s.Scaled, err = Run(ctx, host, Options{Name: fmt.Sprint(n), Tags: n, Delay: c.Delay, Concurrency: c.Concurrency, Recheck: c.Recheck})
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"dry-run-equals-real-run", dryRunEqualsReal},
 		{"bad-inputs", badInputs},
 		{"pagination-1200-tags", pagination},
+		{"recheck-modes", recheckModes},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })
@@ -310,6 +311,38 @@ func pagination(t *testing.T, reg *Registry, _ *snaps.Config) {
 	}
 	if len(after) != want {
 		t.Fatalf("%d tags left, want %d", len(after), want)
+	}
+}
+
+// recheckModes: `kept` resolves every kept tag once more just before
+// deleting; `list` resolves none of them again; `off` does not even re-list.
+// Same repository, same deletions, different request counts.
+func recheckModes(t *testing.T, reg *Registry, _ *snaps.Config) {
+	requests := map[string]int64{}
+	for _, mode := range []string{"kept", "list", "off"} {
+		repo := reg.Host + "/recheck-" + mode
+		p := pusher(t, repo)
+		for i := range 4 {
+			push(t, p, fmt.Sprintf("pr-%d", i), fmt.Sprintf("recheck-pr-%d", i))
+		}
+		for _, v := range []string{"v1", "v2", "v3"} {
+			push(t, p, v, "recheck-"+v)
+		}
+		before := reg.Requests.Load()
+		res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*", "recheck": mode})
+		requests[mode] = reg.Requests.Load() - before
+		if res.Code != 0 || res.Outputs["deleted-count"] != "4" {
+			t.Fatalf("recheck %s: exit %d, deleted-count %s\n%s", mode, res.Code, res.Outputs["deleted-count"], res.Log)
+		}
+		if got := State(t, repo); len(got) != 3 {
+			t.Fatalf("recheck %s: registry after run %v, want the three releases", mode, got)
+		}
+	}
+	if d := requests["kept"] - requests["list"]; d != 3 {
+		t.Fatalf("recheck kept made %d more requests than list, want 3 (one per kept tag): %v", d, requests)
+	}
+	if requests["off"] >= requests["list"] {
+		t.Fatalf("recheck off made no fewer requests than list: %v", requests)
 	}
 }
 

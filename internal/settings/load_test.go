@@ -146,7 +146,7 @@ func TestLoadValues(t *testing.T) {
 				wantList(t, "Repositories", s.Repositories, "registry.example.com/team/app", "docker.io/library/alpine", "docker.io/myorg/tool")
 				wantList(t, "Tags", s.Tags, "pr-12", "pr-12-*")
 				wantList(t, "ExcludeTags", s.ExcludeTags)
-				if !s.DryRun || s.Concurrency != 12 || s.DeleteReferrers || s.Backend != "oci" {
+				if !s.DryRun || s.Concurrency != 16 || s.DeleteReferrers || s.Backend != "oci" {
 					t.Errorf("got %+v", s)
 				}
 				if s.OlderThan != 14*24*time.Hour || s.Timeout != 26*time.Hour {
@@ -161,7 +161,7 @@ func TestLoadValues(t *testing.T) {
 			name: "defaults",
 			env:  map[string]string{"REGSWEEP_REPOSITORY": "localhost:5000/app", "REGSWEEP_TAGS": "x"},
 			check: func(t *testing.T, s *Settings) {
-				if s.DryRun || s.UseRegex || s.Concurrency != 12 || !s.DeleteReferrers || s.Backend != "auto" || s.MaxDeletions != 0 || s.OlderThan != 0 || s.Timeout != 0 {
+				if s.DryRun || s.UseRegex || s.Concurrency != 16 || s.Recheck != "kept" || !s.DeleteReferrers || s.Backend != "auto" || s.MaxDeletions != 0 || s.OlderThan != 0 || s.Timeout != 0 {
 					t.Errorf("defaults %+v", s)
 				}
 				if s.Sources["concurrency"] != SourceDefault || s.Sources["repository"] != SourceCI || s.Sources["username"] != SourceUnset {

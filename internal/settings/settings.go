@@ -30,6 +30,7 @@ type Settings struct {
 	DeleteReferrers bool
 	Untagged        bool   // `untagged`
 	Backend         string // `backend`: auto, oci, github, dockerhub
+	Recheck         string // `recheck`: kept, list, off
 	// UntagWithPlaceholder: `ghcr-untag-workaround` (GitHub only).
 	UntagWithPlaceholder bool
 	JSON                 bool          // `json` (CLI: print outputs as JSON)
