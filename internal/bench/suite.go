@@ -247,7 +247,7 @@ func recheckNote(r *Result) string {
 		return ""
 	}
 	if r.Server.TagResolves == r.Expected.Resolves+r.Expected.KeptResolves && r.Server.Total() == r.Expected.WithRecheck() {
-		return fmt.Sprintf("; the %d extra are the re-check resolving each of the %d kept tags a second time (internal/app Recheck: Relist with only the removed tags known)", extra, r.Expected.KeptResolves)
+		return fmt.Sprintf("; the %d extra are the re-check resolving each of the %d kept tags again (recheck: kept, the default, by design; -recheck list meets the budget)", extra, r.Expected.KeptResolves)
 	}
 	return fmt.Sprintf("; %d requests over budget (re-check of kept tags would explain %d)", extra, r.Expected.KeptResolves)
 }
