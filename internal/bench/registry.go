@@ -66,7 +66,7 @@ func StartChild(ctx context.Context, exe string, args ...string) (*Child, error)
 	if err != nil || !strings.HasPrefix(line, childAddrPrefix) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return nil, fmt.Errorf("registry child: no address (read %q): %v", line, err)
+		return nil, fmt.Errorf("registry child: no address (read %q): %w", line, err)
 	}
 	return &Child{Host: strings.TrimSpace(strings.TrimPrefix(line, childAddrPrefix)), cmd: cmd, stdin: stdin}, nil
 }

@@ -1,7 +1,6 @@
 package faultstest
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -103,9 +102,3 @@ func waitedSome(summary string) bool {
 }
 
 var waitRe = regexpMust(`, ([^ ]+) waiting on rate limits`)
-
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}

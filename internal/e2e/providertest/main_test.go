@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -56,7 +55,8 @@ func buildAndRun(m *testing.M) int {
 	binary = filepath.Join(dir, "regsweep")
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		fmt.Fprintln(os.Stderr, "the go command is not on PATH:", err)
+		return 1
 	}
 	cmd := exec.Command(goTool, "build", "-o", binary,
 		"-ldflags", "-X main.version="+binVersion+" -X main.revision="+binRevision,

@@ -41,7 +41,8 @@ func main() {
 	if *serve {
 		if err := bench.ServeChild(ctx, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "sweepbench registry:", err)
-			os.Exit(1)
+			stop()
+			os.Exit(1) //nolint:gocritic // stop already called
 		}
 		return
 	}
