@@ -251,7 +251,7 @@ func TestGitHubSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !g.Kept || g.DeleteRequests != 3 || g.ListRequests > 2 || g.Refused != 0 {
+	if !g.Kept || g.DeleteRequests != 3 || g.ListRequests > 3 || g.Refused != 0 {
 		t.Errorf("kept %v, %d DELETEs, %d lists, %d refused; requests %v", g.Kept, g.DeleteRequests, g.ListRequests, g.Refused, g.Server.Requests)
 	}
 }

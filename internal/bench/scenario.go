@@ -20,15 +20,17 @@ const registryPageSize = 1000
 // tags/1000 + 1.
 type Expected struct {
 	ListPages, Resolves, Deletes, Constant int
-	// KeptResolves is not in the issue's budget: regsweep's re-check
-	// resolves every kept tag again right before deleting, so that a kept
-	// tag moved onto a doomed digest saves it (internal/app, Recheck).
+	// KeptResolves is not in the issue's budget: with `recheck: kept` (the
+	// default) regsweep resolves every kept tag again right before
+	// deleting, so that a kept tag moved onto a doomed digest saves it, and
+	// lists the tags once more after deleting, so that the record names only
+	// tags really gone (internal/app).
 	KeptResolves int
 }
 
-// WithRecheck is the budget plus the re-check's second resolve of every
-// kept tag: what regsweep is designed to send.
-func (e Expected) WithRecheck() int { return e.Total() + e.KeptResolves }
+// WithRecheck is the budget plus what `recheck: kept` adds: a second resolve
+// of every kept tag and a third listing.
+func (e Expected) WithRecheck() int { return e.Total() + e.KeptResolves + e.ListPages }
 
 // ExpectedFor is the budget for sweeping `pr-*` from s.
 func ExpectedFor(s Shape) Expected {

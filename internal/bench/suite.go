@@ -231,7 +231,7 @@ func (s *Suite) Checks() []Check {
 	if g := s.GitHub; g != nil {
 		pages := (g.Versions + 99) / 100
 		add(g.Kept, "GitHub Packages: exactly the %d release versions are left", g.Versions-g.PRVersions)
-		add(g.ListRequests <= 2*pages, "GitHub Packages: %d version-list requests for %d versions (%d per listing, listed twice: discover + re-check)", g.ListRequests, g.Versions, pages)
+		add(g.ListRequests <= 3*pages, "GitHub Packages: %d version-list requests for %d versions (%d per listing, listed three times: discover, re-check, confirmation)", g.ListRequests, g.Versions, pages)
 		add(g.DeleteRequests == g.PRVersions, "GitHub Packages: %d DELETEs for %d versions", g.DeleteRequests, g.PRVersions)
 		add(g.Refused == 0 && g.Server.DeleteRate() <= float64(g.LimitPerMinute)/60*1.05, "GitHub Packages: deletions paced at %.2f/s, %d refused by the secondary limit (%d/min)",
 			g.Server.DeleteRate(), g.Refused, g.LimitPerMinute)
@@ -247,7 +247,7 @@ func recheckNote(r *Result) string {
 		return ""
 	}
 	if r.Server.TagResolves == r.Expected.Resolves+r.Expected.KeptResolves && r.Server.Total() == r.Expected.WithRecheck() {
-		return fmt.Sprintf("; the %d extra are the re-check resolving each of the %d kept tags again (recheck: kept, the default, by design; -recheck list meets the budget)", extra, r.Expected.KeptResolves)
+		return fmt.Sprintf("; the %d extra are recheck: kept (the default, by design) resolving each of the %d kept tags again and listing once more after deleting; -recheck list meets the budget", extra, r.Expected.KeptResolves)
 	}
 	return fmt.Sprintf("; %d requests over budget (re-check of kept tags would explain %d)", extra, r.Expected.KeptResolves)
 }

@@ -55,6 +55,24 @@ func (h *Hostile) Written() int64 { return h.written.Load() }
 // Pages is how many tags/list pages were served.
 func (h *Hostile) Pages() int64 { return h.pages.Load() }
 
+// live is Tags less those deleted (by tag or by their manifest's digest),
+// as a registry lists them after a DELETE.
+func (h *Hostile) live() []string {
+	h.mu.Lock()
+	gone := map[string]bool{}
+	for _, d := range h.deletes {
+		gone[d] = true
+	}
+	h.mu.Unlock()
+	out := make([]string, 0, len(h.Tags))
+	for _, t := range h.Tags {
+		if _, d := Manifest(t); !gone[t] && !gone[d] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Deletes are the DELETE paths' last element (digests or tags), in order.
 func (h *Hostile) Deletes() []string {
 	h.mu.Lock()
@@ -119,7 +137,7 @@ func (h *Hostile) list(w http.ResponseWriter, r *http.Request) {
 		h.stream(w, []byte(`{"name":"`+h.Repo+`","tags":["`), []byte(`aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`))
 		return
 	}
-	tags := h.Tags
+	tags := h.live()
 	more := false
 	if h.EndlessSame || h.EndlessNew {
 		more = h.MaxPages <= 0 || page < int64(h.MaxPages)

@@ -202,7 +202,7 @@ func opTags(rec apply.Record, manDec map[string]plan.ManifestDecision) []string 
 	if rec.Op.Kind == plan.OpUntag {
 		return []string{rec.Op.Tag}
 	}
-	if len(rec.Tags) > 0 {
+	if rec.Tags != nil { // set by apply, and narrowed by the app's final check
 		return rec.Tags
 	}
 	return manDec[rec.Op.Digest].Tags
