@@ -109,8 +109,8 @@ func Run(ctx context.Context, env Env) int {
 
 	rep := &report.Report{Version: env.Version, DryRun: s.DryRun}
 	rep.Repositories = make([]report.Repository, len(repos))
-	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
-	_ = gctx
+	// Each sweep records its own failures; none cancels the others.
+	var g errgroup.Group
 	g.SetLimit(repoConcurrency)
 	for i, repo := range repos {
 		g.Go(func() error {

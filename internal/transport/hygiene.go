@@ -73,3 +73,19 @@ func Sanitize(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// ParseAPIBase parses the base URL of a hosted API (GITHUB_API_URL, the
+// Docker Hub API) that will receive credentials: http(s) only, no query or
+// user info, and plain HTTP only to loopback or when insecure is set.
+// what names the API in the errors ("github backend: API URL").
+func ParseAPIBase(raw, what string, insecure bool) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%s %q is not an http(s) URL", what, raw)
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	if u.Scheme == "http" && !IsLoopback(u.Host) && !insecure {
+		return nil, fmt.Errorf("%s: refusing to send credentials over plain HTTP to %s (set `insecure` to allow)", what, u.Host)
+	}
+	return u, nil
+}

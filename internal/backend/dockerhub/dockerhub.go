@@ -108,13 +108,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.BaseURL == "" {
 		opts.BaseURL = DefaultBaseURL
 	}
-	base, err := url.Parse(strings.TrimRight(opts.BaseURL, "/"))
-	if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" {
-		return nil, fmt.Errorf("dockerhub backend: base URL %q is not an http(s) URL", opts.BaseURL)
-	}
-	base.RawQuery, base.Fragment, base.User = "", "", nil
-	if base.Scheme == "http" && !transport.IsLoopback(base.Host) && !opts.Insecure {
-		return nil, fmt.Errorf("dockerhub backend: refusing plain HTTP to %s (set `insecure` to allow)", base.Host)
+	base, err := transport.ParseAPIBase(opts.BaseURL, "dockerhub backend: base URL", opts.Insecure)
+	if err != nil {
+		return nil, err
 	}
 	t := opts.Transport
 	if t == nil {

@@ -121,13 +121,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
-	api, err := url.Parse(strings.TrimRight(opts.APIURL, "/"))
-	if err != nil || (api.Scheme != "https" && api.Scheme != "http") || api.Host == "" {
-		return nil, fmt.Errorf("github backend: API URL %q is not an http(s) URL", opts.APIURL)
-	}
-	api.RawQuery, api.Fragment, api.User = "", "", nil
-	if api.Scheme == "http" && !transport.IsLoopback(api.Host) && !opts.Insecure {
-		return nil, fmt.Errorf("github backend: refusing to send the token over plain HTTP to %s (set `insecure` to allow)", api.Host)
+	api, err := transport.ParseAPIBase(opts.APIURL, "github backend: API URL", opts.Insecure)
+	if err != nil {
+		return nil, err
 	}
 	if opts.RegistryScheme != "https" && opts.RegistryScheme != "http" {
 		return nil, fmt.Errorf("github backend: registry scheme %q", opts.RegistryScheme)

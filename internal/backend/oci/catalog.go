@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
@@ -57,21 +56,7 @@ func Catalog(ctx context.Context, registry, prefix string, opts Options) ([]stri
 	if opts.Transport == nil {
 		opts.Transport = transport.New(transport.Options{Insecure: opts.Insecure})
 	}
-	auth := opts.Auth
-	switch {
-	case auth != nil:
-	case opts.Username != "" || opts.Password != "":
-		auth = &authn.Basic{Username: opts.Username, Password: opts.Password}
-	default:
-		kc := opts.Keychain
-		if kc == nil {
-			kc = authn.DefaultKeychain
-		}
-		if auth, err = kc.Resolve(reg); err != nil {
-			opts.Logf("no credentials from the docker config for %s (%v); going on anonymously", reg.RegistryStr(), err)
-			auth = authn.Anonymous
-		}
-	}
+	auth := opts.authenticator(reg)
 	sr := &schemeRecorder{inner: opts.Transport}
 	rt, err := ggcrtransport.NewWithContext(ctx, reg, auth, sr, []string{catalogScope})
 	if err != nil {

@@ -126,22 +126,7 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 	if opts.Transport == nil {
 		opts.Transport = transport.New(transport.Options{Insecure: opts.Insecure})
 	}
-	auth := opts.Auth
-	switch {
-	case auth != nil:
-	case opts.Username != "" || opts.Password != "":
-		auth = &authn.Basic{Username: opts.Username, Password: opts.Password}
-	default:
-		kc := opts.Keychain
-		if kc == nil {
-			kc = authn.DefaultKeychain
-		}
-		auth, err = kc.Resolve(r)
-		if err != nil {
-			opts.Logf("no credentials from the docker config for %s (%v); going on anonymously", r.RegistryStr(), err)
-			auth = authn.Anonymous
-		}
-	}
+	auth := opts.authenticator(r)
 	// One handshake: ping, then (for bearer) one token with pull, push and
 	// delete, refreshed by go-containerregistry on a 401 (token expiry).
 	sr := &schemeRecorder{inner: opts.Transport}
@@ -152,6 +137,27 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 	}
 	base := &url.URL{Scheme: sr.get(), Host: r.RegistryStr(), Path: "/v2/" + r.RepositoryStr() + "/"}
 	return &Backend{repo: r, client: transport.Client(rt), base: base, opts: opts}, nil
+}
+
+// authenticator picks the credentials for a registry: Auth as given, else
+// username/password, else the Docker config's keychain, else anonymous.
+func (o Options) authenticator(res authn.Resource) authn.Authenticator {
+	switch {
+	case o.Auth != nil:
+		return o.Auth
+	case o.Username != "" || o.Password != "":
+		return &authn.Basic{Username: o.Username, Password: o.Password}
+	}
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	auth, err := kc.Resolve(res)
+	if err != nil {
+		o.Logf("no credentials from the docker config for %s (%v); going on anonymously", res.RegistryStr(), err)
+		return authn.Anonymous
+	}
+	return auth
 }
 
 // schemeRecorder notes the scheme of the first answer from the registry's
