@@ -26,11 +26,13 @@ type Expected struct {
 	// lists the tags once more after deleting, so that the record names only
 	// tags really gone (internal/app).
 	KeptResolves int
+	// ConfirmPages is that last listing: only the kept tags are left.
+	ConfirmPages int
 }
 
 // WithRecheck is the budget plus what `recheck: kept` adds: a second resolve
 // of every kept tag and a third listing.
-func (e Expected) WithRecheck() int { return e.Total() + e.KeptResolves + e.ListPages }
+func (e Expected) WithRecheck() int { return e.Total() + e.KeptResolves + e.ConfirmPages }
 
 // ExpectedFor is the budget for sweeping `pr-*` from s.
 func ExpectedFor(s Shape) Expected {
@@ -41,6 +43,7 @@ func ExpectedFor(s Shape) Expected {
 		Constant:  2,
 
 		KeptResolves: s.Releases,
+		ConfirmPages: s.Releases/registryPageSize + 1,
 	}
 }
 
