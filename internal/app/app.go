@@ -107,6 +107,13 @@ func Run(ctx context.Context, env Env) int {
 		return ExitFailure
 	}
 
+	// The progress lines fold into one group in Actions (a section in
+	// GitLab); the result lines and the summary come after it.
+	title := fmt.Sprintf("regsweep: sweeping %d repositories", len(repos))
+	if len(repos) == 1 {
+		title = "regsweep: sweeping " + repos[0]
+	}
+	p.Group(title)
 	rep := &report.Report{Version: env.Version, DryRun: s.DryRun}
 	rep.Repositories = make([]report.Repository, len(repos))
 	// Each sweep records its own failures; none cancels the others.
@@ -119,6 +126,7 @@ func Run(ctx context.Context, env Env) int {
 		})
 	}
 	_ = g.Wait()
+	p.EndGroup()
 
 	rep.Duration = time.Since(start)
 	rep.Stats = r.ts.stats()
@@ -176,13 +184,15 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 		return out
 	}
 
+	var applyStart time.Time
 	opts := apply.Options{
 		Concurrency: r.s.Concurrency,
 		DryRun:      r.s.DryRun,
 		Waited:      func() time.Duration { return r.ts.stats().Waited },
 		Logf:        r.p.Infof,
 		Progress: func(done, total int, waited time.Duration) {
-			r.p.Infof("%s: %d/%d operations done (%s waiting on rate limits)", repo, done, total, waited.Round(time.Millisecond))
+			rate := float64(done) / max(time.Since(applyStart).Seconds(), 0.001)
+			r.p.Infof("%s: %d/%d operations done, %.1f/s, %s waiting on rate limits", repo, done, total, rate, waited.Round(time.Millisecond))
 		},
 		Recheck: func(ctx context.Context) (*plan.Plan, error) {
 			// With `kept`, tags the plan removes keep their known digest
@@ -204,6 +214,7 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 	if r.s.Recheck == "off" {
 		opts.Recheck = nil
 	}
+	applyStart = time.Now()
 	out.Result = apply.Run(ctx, b, g, pl, opts)
 	if !r.s.DryRun && r.s.Recheck == "kept" {
 		r.confirmRemovedTags(ctx, b, g, out.Result)
