@@ -6,6 +6,7 @@ package report
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -258,7 +259,9 @@ func Outputs(r *Report) []Output {
 			}
 			images = append(images, s.Name+"@"+d.Digest)
 		}
-		for _, t := range s.RemovedTags {
+		removed := slices.Clone(s.RemovedTags)
+		slices.Sort(removed) // a list a person reads, and a stable one for scripts
+		for _, t := range removed {
 			tags = append(tags, prefix(t))
 		}
 		for _, k := range s.Kept {
