@@ -218,7 +218,7 @@ func TestOutputs(t *testing.T) {
 		{"deleted digests include already gone", baseReport(false, normalRun(false)), "deleted-digests",
 			[]string{dg(4), dg(1), dg(3), dg(2), dg(21), dg(22)}},
 		{"deleted tags include untagged", baseReport(false, normalRun(false)), "deleted-tags",
-			[]string{"pr-4", "pr-1", "pr-3", "pr-2"}},
+			[]string{"pr-1", "pr-2", "pr-3", "pr-4"}},
 		{"deleted count", baseReport(false, normalRun(false)), "deleted-count", "6"},
 		{"dry run flag", baseReport(true, normalRun(true)), "dry-run", "true"},
 		{"stopped: only what was deleted", baseReport(false, stoppedRun()), "deleted-digests", []string{dg(1)}},
