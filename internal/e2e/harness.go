@@ -75,11 +75,13 @@ func (r Result) Strings(t *testing.T, output string) []string {
 	return s
 }
 
-// actionInputs reads action.yml's inputs and their defaults, so each run
-// gets every declared input the way the runner sends them: set, defaulted,
-// or an empty string.
-func actionInputs(t *testing.T) map[string]string {
+// ActionInputs reads action.yml's inputs with the values the runner sends
+// for a step that sets none: the declared default, "" without one, and
+// githubToken for the ${{ github.token }} expression. Any other expression
+// fails the test: it would have no value here.
+func ActionInputs(t *testing.T, githubToken string) map[string]string {
 	t.Helper()
+	// Every caller is two levels below internal/: action.yml is three up.
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "action.yml"))
 	if err != nil {
 		t.Fatalf("read action.yml: %v", err)
@@ -92,11 +94,16 @@ func actionInputs(t *testing.T) map[string]string {
 	if err := yaml.Unmarshal(b, &a); err != nil {
 		t.Fatalf("parse action.yml: %v", err)
 	}
+	if len(a.Inputs) == 0 {
+		t.Fatal("action.yml declares no inputs")
+	}
 	out := map[string]string{}
 	for k, v := range a.Inputs {
 		d := v.Default
-		if strings.Contains(d, "${{") {
-			d = "" // expressions the runner would evaluate: no token in tests
+		if d == "${{ github.token }}" {
+			d = githubToken
+		} else if strings.Contains(d, "${{") {
+			t.Fatalf("input %s: default %q is an expression this test cannot evaluate", k, d)
 		}
 		out[k] = d
 	}
@@ -153,7 +160,7 @@ func RunWith(t *testing.T, o Options, inputs map[string]string) Result {
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	all := actionInputs(t)
+	all := ActionInputs(t, "") // no token unless a test passes github-token
 	for k, v := range inputs {
 		if _, ok := all[k]; !ok {
 			t.Fatalf("input %q is not declared in action.yml", k)

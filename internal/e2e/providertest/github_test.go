@@ -7,47 +7,14 @@ import (
 	"testing"
 
 	"github.com/gkampitakis/go-snaps/snaps"
-	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/e2e"
 )
 
 // ghToken stands in for ${{ github.token }}, which the runner always sends
 // as INPUT_GITHUB-TOKEN (action.yml's default).
 const ghToken = "ghs_FAKEt0kenForProviderTest0001"
-
-// actionInputs reads action.yml's inputs with the defaults the runner
-// sends: the declared default, "" without one, and ghToken for the
-// ${{ github.token }} expression.
-func actionInputs(t *testing.T) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "action.yml"))
-	if err != nil {
-		t.Fatalf("read action.yml: %v", err)
-	}
-	var a struct {
-		Inputs map[string]struct {
-			Default string `yaml:"default"`
-		} `yaml:"inputs"`
-	}
-	if err := yaml.Unmarshal(b, &a); err != nil {
-		t.Fatalf("parse action.yml: %v", err)
-	}
-	if len(a.Inputs) == 0 {
-		t.Fatal("action.yml declares no inputs")
-	}
-	out := map[string]string{}
-	for k, v := range a.Inputs {
-		d := v.Default
-		if d == "${{ github.token }}" {
-			d = ghToken
-		} else if strings.Contains(d, "${{") {
-			t.Fatalf("input %s: default %q is an expression this test cannot evaluate", k, d)
-		}
-		out[k] = d
-	}
-	return out
-}
 
 // ghRun is one GitHub Actions step run.
 type ghRun struct {
@@ -85,7 +52,7 @@ func runGitHub(t *testing.T, inputs map[string]string) ghRun {
 	for k, v := range files {
 		env[k] = v
 	}
-	all := actionInputs(t)
+	all := e2e.ActionInputs(t, ghToken)
 	for k, v := range inputs {
 		if _, ok := all[k]; !ok {
 			t.Fatalf("input %q is not declared in action.yml", k)
