@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/regsweep/regsweep/internal/fakes/reqlog"
 )
 
 // Image is one platform entry of a tag.
@@ -38,12 +40,8 @@ type Tag struct {
 }
 
 // Request is one request the fake answered.
-type Request struct {
-	Method string
-	Path   string
-	Query  string
-	Status int
-}
+// Request is one answered request.
+type Request = reqlog.Request
 
 type repo struct {
 	private bool
@@ -65,7 +63,7 @@ type Fake struct {
 	n          int
 	retryAfter string
 	delay      time.Duration
-	requests   []Request
+	log        reqlog.Log
 }
 
 // New returns a fake accepting user with secret (password or access token).
@@ -127,42 +125,11 @@ func (f *Fake) Tags(ns, name string) map[string]string {
 }
 
 // Requests returns every request answered so far.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Request(nil), f.requests...)
-}
+func (f *Fake) Requests() []Request { return f.log.Requests() }
 
 // Count returns how many requests had method, a path containing part and
 // the given status (0: any).
-func (f *Fake) Count(method, part string, status int) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && strings.Contains(r.Path, part) && (status == 0 || r.Status == status) {
-			n++
-		}
-	}
-	return n
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
+func (f *Fake) Count(method, part string, status int) int { return f.log.Count(method, part, status) }
 
 // ServeHTTP implements http.Handler.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -179,19 +146,17 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec := &recorder{ResponseWriter: w}
-	if limited {
+	f.log.Serve(w, r, func(w http.ResponseWriter, r *http.Request) {
+		if !limited {
+			f.route(w, r)
+			return
+		}
 		if retryAfter == "" {
 			retryAfter = strconv.FormatInt(time.Now().Unix(), 10)
 		}
-		rec.Header().Set("X-Retry-After", retryAfter)
-		writeJSON(rec, http.StatusTooManyRequests, map[string]string{"message": "Too Many Requests"})
-	} else {
-		f.route(rec, r)
-	}
-	f.mu.Lock()
-	f.requests = append(f.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status})
-	f.mu.Unlock()
+		w.Header().Set("X-Retry-After", retryAfter)
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": "Too Many Requests"})
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

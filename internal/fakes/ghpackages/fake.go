@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/regsweep/regsweep/internal/fakes/reqlog"
 )
 
 // OwnerKind is an organization or a user.
@@ -65,12 +67,7 @@ type Version struct {
 }
 
 // Request is one request the fake answered.
-type Request struct {
-	Method string
-	Path   string // escaped path, without query
-	Query  string
-	Status int
-}
+type Request = reqlog.Request
 
 type pkg struct {
 	owner    string
@@ -96,7 +93,7 @@ type Fake struct {
 	deleteTimes    []time.Time
 	deleteAttempts int
 	delay          time.Duration
-	requests       []Request
+	log            reqlog.Log
 	now            func() time.Time
 }
 
@@ -299,41 +296,10 @@ func (f *Fake) Tags(owner, name string) map[string]string {
 }
 
 // Requests returns every request answered so far.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Request(nil), f.requests...)
-}
+func (f *Fake) Requests() []Request { return f.log.Requests() }
 
 // Count returns how many requests had method and a path containing part.
-func (f *Fake) Count(method, part string) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && strings.Contains(r.Path, part) {
-			n++
-		}
-	}
-	return n
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
+func (f *Fake) Count(method, part string) int { return f.log.Count(method, part, 0) }
 
 // ServeHTTP implements http.Handler.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -347,11 +313,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec := &recorder{ResponseWriter: w}
-	f.route(rec, r)
-	f.mu.Lock()
-	f.requests = append(f.requests, Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Status: rec.status})
-	f.mu.Unlock()
+	f.log.Serve(w, r, f.route)
 }
 
 func (f *Fake) route(w http.ResponseWriter, r *http.Request) {
