@@ -36,54 +36,38 @@ func TestRegistryChangesBeforeDeletion(t *testing.T) {
 	figs := &figures{}
 	t.Cleanup(func() { figs.write(t) })
 
-	// A new tag lands on a digest the plan deletes: the digest must stay.
-	t.Run("new-tag-onto-planned-digest", func(t *testing.T) {
-		t.Parallel()
-		r := startRegistry(t, false)
-		inj := r.inj
-		f := seedFixture(t, r, "app", 5)
-		target := f.planned[0]
-		var pr string
-		for tag, d := range f.before {
-			if d == target {
-				pr = tag
+	// A tag lands on a digest the plan deletes, between planning and the
+	// re-check: a new tag (release), or an existing kept one moved there
+	// (latest). Either way the digest must stay, and the tag with it.
+	for _, c := range []struct{ name, tag string }{
+		{"new-tag-onto-planned-digest", "release"},
+		{"latest-moved-onto-planned-digest", "latest"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRegistry(t, false)
+			inj := r.inj
+			f := seedFixture(t, r, "app", 5)
+			target := f.planned[0]
+			var pr string
+			for tag, d := range f.before {
+				if d == target {
+					pr = tag
+				}
 			}
-		}
-		inj.Add(mutateOnRecheck(t, f.repo, func(p *seed.Pusher) {
-			if err := p.Tag(context.Background(), "release", seed.Image(pr, day0.AddDate(0, 0, int(pr[3]-'0')))); err != nil {
-				t.Error(err)
+			inj.Add(mutateOnRecheck(t, f.repo, func(p *seed.Pusher) {
+				if err := p.Tag(context.Background(), c.tag, seed.Image(pr, day0.AddDate(0, 0, int(pr[3]-'0')))); err != nil {
+					t.Error(err)
+				}
+			}))
+			res := e2e.RunWith(t, e2e.Options{}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
+			figs.run(inj)
+			if st := f.state(t); st[c.tag] != target {
+				t.Fatalf("%s was put on a planned digest during the run and was lost: registry after run: %v", c.tag, st)
 			}
-		}))
-		res := e2e.RunWith(t, e2e.Options{}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
-		figs.run(inj)
-		checkChanged(t, f, res, "release", target, pr)
-	})
-
-	// An existing kept tag (latest) moves onto a digest the plan deletes.
-	t.Run("latest-moved-onto-planned-digest", func(t *testing.T) {
-		t.Parallel()
-		r := startRegistry(t, false)
-		inj := r.inj
-		f := seedFixture(t, r, "app", 5)
-		target := f.planned[0]
-		var pr string
-		for tag, d := range f.before {
-			if d == target {
-				pr = tag
-			}
-		}
-		inj.Add(mutateOnRecheck(t, f.repo, func(p *seed.Pusher) {
-			if err := p.Tag(context.Background(), "latest", seed.Image(pr, day0.AddDate(0, 0, int(pr[3]-'0')))); err != nil {
-				t.Error(err)
-			}
-		}))
-		res := e2e.RunWith(t, e2e.Options{}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
-		figs.run(inj)
-		if st := f.state(t); st["latest"] != target {
-			t.Fatalf("latest was moved onto a planned digest during the run and was lost: registry after run: %v", st)
-		}
-		checkChanged(t, f, res, "latest", target, pr)
-	})
+			checkChanged(t, f, res, c.tag, target, pr)
+		})
+	}
 
 	// A planned tag moves to a new image: the new image is not deleted.
 	t.Run("planned-tag-moved-to-new-image", func(t *testing.T) {
