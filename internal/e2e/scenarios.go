@@ -32,6 +32,8 @@ func Run(t *testing.T, reg *Registry) {
 		{"bad-inputs", badInputs},
 		{"pagination-1200-tags", pagination},
 		{"recheck-modes", recheckModes},
+		{"max-deletions-guard", maxDeletions},
+		{"untagged-not-listable", untaggedNotListable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })
@@ -344,6 +346,50 @@ func recheckModes(t *testing.T, reg *Registry, _ *snaps.Config) {
 	}
 	if requests["off"] >= requests["list"] {
 		t.Fatalf("recheck off made no fewer requests than list: %v", requests)
+	}
+}
+
+// maxDeletions: a plan over the cap deletes nothing, says so in one
+// sentence, exits 1, and still writes its outputs.
+func maxDeletions(t *testing.T, reg *Registry, _ *snaps.Config) {
+	repo := reg.Host + "/capped"
+	p := pusher(t, repo)
+	for i := range 3 {
+		push(t, p, fmt.Sprintf("pr-%d", i), fmt.Sprintf("capped-%d", i))
+	}
+	before := State(t, repo)
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*", "max-deletions": "2"})
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", res.Code, res.Log)
+	}
+	if !strings.Contains(res.Log, "max-deletions (2)") || !strings.Contains(res.Log, "nothing was deleted") {
+		t.Fatalf("the log does not explain the cap:\n%s", res.Log)
+	}
+	if after := State(t, repo); !reflect.DeepEqual(before, after) {
+		t.Fatalf("registry changed: %v -> %v", before, after)
+	}
+	if res.Outputs["deleted-count"] != "0" || res.Outputs["deleted-tags"] != "[]" {
+		t.Fatalf("outputs claim deletions: %v", res.Outputs)
+	}
+	// The same run with the cap at the plan's size goes through.
+	if res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*", "max-deletions": "3"}); res.Code != 0 || res.Outputs["deleted-count"] != "3" {
+		t.Fatalf("cap 3: exit %d, deleted-count %s\n%s", res.Code, res.Outputs["deleted-count"], res.Log)
+	}
+}
+
+// untaggedNotListable: plain OCI registries cannot list untagged
+// manifests; `untagged: true` says so instead of silently doing nothing.
+func untaggedNotListable(t *testing.T, reg *Registry, _ *snaps.Config) {
+	repo := reg.Host + "/untagged"
+	p := pusher(t, repo)
+	push(t, p, "pr-1", "untagged-pr")
+	push(t, p, "v1", "untagged-v1")
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*", "untagged": "true"})
+	if res.Code != 0 || res.Outputs["deleted-count"] != "1" {
+		t.Fatalf("exit %d, deleted-count %s\n%s", res.Code, res.Outputs["deleted-count"], res.Log)
+	}
+	if !strings.Contains(res.Summary, "cannot list untagged manifests") {
+		t.Fatalf("the summary does not say untagged manifests cannot be listed here:\n%s", res.Summary)
 	}
 }
 
