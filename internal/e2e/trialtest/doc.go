@@ -1,7 +1,6 @@
-// Package trialtest holds the randomized end-to-end trial: random
-// repositories and policies run through the whole app against an embedded
-// distribution 3 registry, each checked against an independent model of the
-// retention rules (issue 4) written in the test, not taken from
-// internal/plan. REGSWEEP_TRIALS sets the number of trials (default 200),
-// REGSWEEP_TRIAL_SEED replays a run.
+// Package trialtest runs the randomized end-to-end trial (internal/e2e/trial)
+// against an embedded distribution 3 registry, which removes a tag alone.
+// REGSWEEP_TRIALS sets the number of trials (default 200),
+// REGSWEEP_TRIAL_SEED replays a run, REGSWEEP_TRIAL_WORKERS sets the
+// concurrency.
 package trialtest

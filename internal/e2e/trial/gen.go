@@ -1,4 +1,4 @@
-package trialtest
+package trial
 
 import (
 	"context"

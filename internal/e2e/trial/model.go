@@ -1,4 +1,4 @@
-package trialtest
+package trial
 
 import (
 	"path"
@@ -20,6 +20,7 @@ type outcome struct {
 	Deleted     map[string]bool   // manifests deleted
 	RemovedTags map[string]bool   // tags gone (with their manifest, or untagged)
 	KeptMatch   map[string]bool   // non-referrer tags matching `tags` that stay
+	CannotUntag map[string]bool   // of KeptMatch: let go by every rule, but the registry cannot untag
 	Before      map[string]string // tag -> digest before the run
 	Present     map[string]bool   // every manifest that exists before the run
 }
@@ -129,9 +130,11 @@ func cmpInt(a, b int) int {
 	return 0
 }
 
-// model computes the expected outcome of policy p on layout l at `now`.
-func model(l *layout, p policy) outcome {
-	out := outcome{Deleted: map[string]bool{}, RemovedTags: map[string]bool{}, KeptMatch: map[string]bool{}, Before: map[string]string{}, Present: map[string]bool{}}
+// model computes the expected outcome of policy p on layout l at `now` on
+// a registry that can (canUntag) or cannot remove a tag alone.
+func model(l *layout, p policy, canUntag bool) outcome {
+	out := outcome{Deleted: map[string]bool{}, RemovedTags: map[string]bool{}, KeptMatch: map[string]bool{}, CannotUntag: map[string]bool{},
+		Before: map[string]string{}, Present: map[string]bool{}}
 
 	// What exists: tag targets and the children of pushed indexes.
 	byDigest := map[string]*obj{}
@@ -296,10 +299,17 @@ func model(l *layout, p policy) outcome {
 	}
 	out.Deleted = del
 
+	// A tag goes with its deleted manifest. A survivor on a kept manifest
+	// loses only its name where the registry can untag; where it cannot
+	// (2.8 refuses DELETE by tag), deleting the manifest would take the kept
+	// tags or the kept image with it, so the tag stays.
 	for t, d := range out.Before {
 		switch {
-		case del[d] || survivor[t]:
-			out.RemovedTags[t] = true // with its manifest, or untagged alone
+		case del[d] || survivor[t] && canUntag:
+			out.RemovedTags[t] = true
+		case survivor[t]:
+			out.KeptMatch[t] = true
+			out.CannotUntag[t] = true
 		case include(t) && !referrerTag.MatchString(t):
 			out.KeptMatch[t] = true
 		}

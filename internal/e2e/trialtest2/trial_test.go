@@ -1,0 +1,23 @@
+package trialtest2
+
+import (
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/e2e/trial"
+	"github.com/regsweep/regsweep/internal/testregistry/dist2"
+)
+
+// TestTrial: REGSWEEP_TRIALS=5000 runs more; REGSWEEP_TRIAL_SEED=<seed>
+// replays a run (add -run 'TestTrial/trial-0042' for one trial).
+func TestTrial(t *testing.T) {
+	trial.Run(t, trial.Config{
+		Start: func(t *testing.T) trial.Registry {
+			r := dist2.Start(t.Context(), dist2.Options{})
+			t.Cleanup(r.Close)
+			return trial.Registry{Host: r.Host, Client: r.Server.Client()}
+		},
+		CanUntag:      false, // 2.8 answers DELETE by tag with 400
+		DefaultTrials: 100,
+		Package:       "./internal/e2e/trialtest2",
+	})
+}
