@@ -45,7 +45,14 @@ type Options struct {
 	Waited func() time.Duration
 	// Logf, if set, receives one line per notable event (failures, stop).
 	Logf func(format string, args ...any)
+	// InFlightGrace bounds how long an operation already sent may take to
+	// finish once the run is cancelled (default DefaultInFlightGrace).
+	InFlightGrace time.Duration
 }
+
+// DefaultInFlightGrace is long enough for a slow DELETE and its retries,
+// short enough to fit in the time a CI system gives after SIGTERM.
+const DefaultInFlightGrace = 10 * time.Second
 
 // opKey identifies an op across two plans.
 type opKey struct {
@@ -85,6 +92,9 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 	start := time.Now()
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.InFlightGrace <= 0 {
+		opts.InFlightGrace = DefaultInFlightGrace
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = DefaultProgressEvery
@@ -383,13 +393,19 @@ func (r *runner) do(ctx context.Context, i int) {
 		}
 	}
 
+	// A started operation runs to its answer even when the run is cancelled
+	// (SIGTERM, job timeout): a DELETE abandoned half-way can leave the
+	// registry with a tag naming a deleted manifest, and the record unsure.
+	// InFlightGrace bounds that wait.
+	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.InFlightGrace)
+	defer cancel()
 	var err error
 	m := r.manifest(op.Digest)
 	switch op.Kind {
 	case plan.OpUntag:
-		err = r.b.Untag(ctx, op.Tag, m)
+		err = r.b.Untag(opCtx, op.Tag, m)
 	case plan.OpDelete:
-		err = r.b.DeleteManifest(ctx, m)
+		err = r.b.DeleteManifest(opCtx, m)
 	default:
 		err = fmt.Errorf("unknown operation %q", op.Kind)
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,7 +333,7 @@ func TestRun(t *testing.T) {
 			wantStopped: backend.ErrUnauthorized,
 		},
 		{
-			name: "cancellation mid-run: in-flight interrupted, rest not attempted",
+			name: "cancellation mid-run: the op in flight finishes, the rest is not attempted",
 			setup: func(f *fake, o *Options) {
 				o.Concurrency = 1
 				f.onCall = func(n int) {
@@ -340,7 +341,32 @@ func TestRun(t *testing.T) {
 						f.cancel()
 					}
 				}
+				// The op's own context outlives the run's: the registry
+				// gets to answer, so the record is exact.
 				f.hook = func(ctx context.Context, _ string) error { return ctx.Err() }
+			},
+			want:        merge(all(Untagged, kU), all(Deleted, kS, kA), all(NotAttempted, kB, kI, kC1, kC2)),
+			wantCalls:   3,
+			wantStopped: context.Canceled,
+		},
+		{
+			name: "cancellation mid-run: an op still in flight after the grace is reported uncertain",
+			setup: func(f *fake, o *Options) {
+				o.Concurrency = 1
+				o.InFlightGrace = 20 * time.Millisecond
+				f.onCall = func(n int) {
+					if n == 3 {
+						f.cancel()
+					}
+				}
+				var calls atomic.Int32
+				f.hook = func(ctx context.Context, _ string) error {
+					if calls.Add(1) == 3 {
+						<-ctx.Done() // a registry that never answers
+						return ctx.Err()
+					}
+					return nil
+				}
 			},
 			want:        merge(all(Untagged, kU), all(Deleted, kS), all(Failed, kA), all(NotAttempted, kB, kI, kC1, kC2)),
 			wantCalls:   3,
