@@ -109,7 +109,7 @@ func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		// Anything but "no such tag" and we do not send a DELETE.
-		b.opts.Logf("probe tag deletion: HEAD of a random tag answered %d; not probing further", resp.StatusCode)
+		b.opts.Logf("%s: probe tag deletion: HEAD of a random tag answered %d; not probing further", b.repo.Name(), resp.StatusCode)
 		return graph.Unknown, nil
 	}
 
@@ -130,11 +130,11 @@ func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) {
 		case he.StatusCode == http.StatusMethodNotAllowed, he.Code == "UNSUPPORTED", he.Code == "DIGEST_INVALID":
 			got = graph.No
 		default:
-			b.opts.Logf("probe tag deletion: %v; assuming tags cannot be removed alone", he)
+			b.opts.Logf("%s: probe tag deletion: %v; assuming tags cannot be removed alone", b.repo.Name(), he)
 			return graph.Unknown, nil
 		}
 	}
-	b.opts.Logf("probe tag deletion: DELETE of an absent tag answered %d: tags can be removed alone: %s", resp.StatusCode, got)
+	b.opts.Logf("%s: probe tag deletion: DELETE of an absent tag answered %d, so tags can be removed alone: %s", b.repo.Name(), resp.StatusCode, got)
 	b.mu.Lock()
 	b.untag = got
 	b.mu.Unlock()
