@@ -54,14 +54,14 @@ func stopCases() []stopCase {
 		{
 			name: "credentials-revoked-mid-run",
 			setup: func(r *reg) {
-				r.inj.Add(faults.Rule{Name: "revoke", Method: http.MethodDelete, Path: faults.DigestPath(), Times: 2,
-					After: func(*http.Request) {
-						if r.inj.Count(faults.Hook) == 2 {
-							r.auth.SetRejectAll(true)
-						}
-					}})
+				// Revoked while the third DELETE is being handled (it has
+				// passed the auth check): it goes, the fourth is refused.
+				// Acting inside the request, not after its answer, keeps
+				// the client from racing ahead of the revocation.
+				r.inj.Add(faults.Rule{Name: "revoke", Method: http.MethodDelete, Path: faults.DigestPath(), Skip: 2, Times: 1,
+					Hook: func(*http.Request, http.Handler) { r.auth.SetRejectAll(true) }})
 			},
-			wantDeleted: 2,
+			wantDeleted: 3,
 			sentence:    "unauthorized",
 		},
 		{
