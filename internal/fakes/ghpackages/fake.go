@@ -461,28 +461,7 @@ func (f *Fake) listVersions(w http.ResponseWriter, r *http.Request, p *pkg) {
 	if out == nil {
 		out = []map[string]any{}
 	}
-	last := max(1, (len(all)+perPage-1)/perPage)
-	link := func(n int) string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.EscapedPath()}
-		qq := url.Values{}
-		for k, v := range q {
-			qq[k] = v
-		}
-		qq.Set("page", strconv.Itoa(n))
-		qq.Set("per_page", strconv.Itoa(perPage))
-		u.RawQuery = qq.Encode()
-		return u.String()
-	}
-	var links []string
-	if page < last {
-		links = append(links, fmt.Sprintf("<%s>; rel=\"next\"", link(page+1)), fmt.Sprintf("<%s>; rel=\"last\"", link(last)))
-	}
-	if page > 1 {
-		links = append(links, fmt.Sprintf("<%s>; rel=\"first\"", link(1)), fmt.Sprintf("<%s>; rel=\"prev\"", link(page-1)))
-	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
-	}
+	setLinks(w, r, q, page, perPage, len(all))
 	writeJSON(w, out)
 }
 
