@@ -159,6 +159,7 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 		Created:   pol.OlderThan > 0 || pol.KeepLatest > 0,
 		Referrers: pol.DeleteReferrers,
 		Untagged:  pol.Untagged,
+		LastLook:  r.s.Recheck,
 	})
 	if err != nil {
 		out.Err = fmt.Errorf("discover %s: %w", repo, err)
@@ -194,29 +195,21 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 			rate := float64(done) / max(time.Since(applyStart).Seconds(), 0.001)
 			r.p.Infof("%s: %d/%d operations done, %.1f/s, %s waiting on rate limits", repo, done, total, rate, waited.Round(time.Millisecond))
 		},
-		Recheck: func(ctx context.Context) (*plan.Plan, error) {
-			// With `kept`, tags the plan removes keep their known digest
-			// (deletes are by digest: a moved one loses nothing) and every
-			// tag it keeps is resolved again, so one moved onto a doomed
-			// digest saves it. With `list`, only new tags are resolved.
-			known := g.Tags
-			if r.s.Recheck != "list" {
-				known = removedTags(pl, g)
-			}
-			current, err := b.Relist(ctx, known)
+	}
+	if r.s.Recheck && g.Capabilities.ListsDigests {
+		// Where one listing says every digest, the last look is a listing
+		// just before deleting; the OCI API's is part of discovery.
+		opts.Recheck = func(ctx context.Context) (*plan.Plan, error) {
+			current, err := b.Relist(ctx, g.Tags)
 			if err != nil {
 				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
 			}
-			fresh := refresh(g, current)
-			return pl.Intersect(plan.Build(fresh, pol, now)), nil
-		},
-	}
-	if r.s.Recheck == "off" {
-		opts.Recheck = nil
+			return pl.Intersect(plan.Build(refresh(g, current), pol, now)), nil
+		}
 	}
 	applyStart = time.Now()
 	out.Result = apply.Run(ctx, b, g, pl, opts)
-	if !r.s.DryRun && r.s.Recheck == "kept" {
+	if !r.s.DryRun && r.s.Recheck {
 		r.confirmRemovedTags(ctx, b, g, out.Result)
 	}
 	return out
@@ -329,16 +322,4 @@ func candidate(pol plan.Policy) func(string) bool {
 		}
 		return pol.Exclude == nil || !pol.Exclude.Match(tag)
 	}
-}
-
-// removedTags is the tag -> digest map of the tags the plan deletes or
-// untags: the re-check may trust these and must look at every other tag.
-func removedTags(pl *plan.Plan, g *graph.Graph) map[string]string {
-	out := map[string]string{}
-	for _, td := range pl.Tags {
-		if td.Action != plan.Keep {
-			out[td.Tag] = g.Tags[td.Tag]
-		}
-	}
-	return out
 }

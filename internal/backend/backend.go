@@ -23,8 +23,9 @@ type Backend interface {
 	// ProbeUntag finds out, without changing anything, whether the registry
 	// can remove a tag while keeping its manifest.
 	ProbeUntag(ctx context.Context) (graph.Tri, error)
-	// Relist lists the tags again just before deletion and returns the
-	// current tag -> digest map. Tags in known that are still listed keep
+	// Relist lists the tags again and returns the current tag -> digest
+	// map (just before deleting where the listing carries digests, and after
+	// deleting to confirm which tags are gone). Tags in known that are still listed keep
 	// their known digest unless the backend learns their digest for free
 	// (GitHub Packages does); tags not in known are resolved.
 	Relist(ctx context.Context, known map[string]string) (map[string]string, error)
@@ -48,6 +49,14 @@ type DiscoverOptions struct {
 	Referrers bool
 	// Untagged: list manifests no tag names, where the backend can.
 	Untagged bool
+	// LastLook: where tags are resolved one by one (the OCI API), resolve
+	// the matching ones first, then list the tags again and resolve every
+	// other tag last, just before the plan is made: a tag pushed or moved
+	// onto a doomed image meanwhile is seen and keeps it, and no tag is
+	// resolved twice. Backends whose listing carries digests (see
+	// graph.Capabilities.ListsDigests) are listed again before deleting
+	// instead.
+	LastLook bool
 }
 
 // Sentinel errors. Backends wrap them (fmt.Errorf("delete %s: %w", d, err))

@@ -10,49 +10,57 @@ import (
 // registryPageSize is distribution v3's tag list page (it clamps n to 1000).
 const registryPageSize = 1000
 
-// Expected is the request budget issue 6 sets: list pages (once to
-// discover, once more to re-check right before deleting) + one resolve per
-// tag + one DELETE per planned manifest + a constant (the /v2/ ping and the
-// referrers API probe; this registry has no auth, so no token fetch).
+// Expected is the request budget issue 6 sets: list pages + one resolve
+// per tag + one DELETE per planned manifest + a constant (the /v2/ ping and
+// the referrers API probe; this registry has no auth, so no token fetch).
+//
+// With `recheck` on (the default) regsweep lists three times: to discover,
+// once more before resolving the tags that keep images (its last look, so
+// that a tag pushed or moved onto a doomed image during the run saves it),
+// and after deleting, when only the kept tags are left (so that the record
+// names only tags really gone). Each tag is still resolved once.
 //
 // Distribution links a next page whenever a page is full, so a listing of
 // 1,000 tags at n=1000 takes two requests, the second one empty: pages are
 // tags/1000 + 1.
 type Expected struct {
 	ListPages, Resolves, Deletes, Constant int
-	// KeptResolves is not in the issue's budget: with `recheck: kept` (the
-	// default) regsweep resolves every kept tag again right before
-	// deleting, so that a kept tag moved onto a doomed digest saves it, and
-	// lists the tags once more after deleting, so that the record names only
-	// tags really gone (internal/app).
-	KeptResolves int
-	// ConfirmPages is that last listing: only the kept tags are left.
+	// Recheck: the last look and the confirmation listing are counted.
+	Recheck bool
+	// ConfirmPages is the listing after deleting: only kept tags are left.
 	ConfirmPages int
 }
 
-// WithRecheck is the budget plus what `recheck: kept` adds: a second resolve
-// of every kept tag and a third listing.
-func (e Expected) WithRecheck() int { return e.Total() + e.KeptResolves + e.ConfirmPages }
-
 // ExpectedFor is the budget for sweeping `pr-*` from s.
-func ExpectedFor(s Shape) Expected {
+func ExpectedFor(s Shape, recheck bool) Expected {
 	return Expected{
-		ListPages: s.Tags()/registryPageSize + 1,
-		Resolves:  s.Tags(),
-		Deletes:   s.PRDigests,
-		Constant:  2,
-
-		KeptResolves: s.Releases,
+		ListPages:    s.Tags()/registryPageSize + 1,
+		Resolves:     s.Tags(),
+		Deletes:      s.PRDigests,
+		Constant:     2,
+		Recheck:      recheck,
 		ConfirmPages: s.Releases/registryPageSize + 1,
 	}
 }
 
+// Lists is the number of list requests in the budget.
+func (e Expected) Lists() int {
+	if e.Recheck {
+		return 2*e.ListPages + e.ConfirmPages
+	}
+	return e.ListPages
+}
+
 // Total is the budget.
-func (e Expected) Total() int { return 2*e.ListPages + e.Resolves + e.Deletes + e.Constant }
+func (e Expected) Total() int { return e.Lists() + e.Resolves + e.Deletes + e.Constant }
 
 func (e Expected) String() string {
-	return fmt.Sprintf("2x%d list + %d resolve + %d DELETE + %d ping/probe = %d",
-		e.ListPages, e.Resolves, e.Deletes, e.Constant, e.Total())
+	list := fmt.Sprintf("%d list", e.ListPages)
+	if e.Recheck {
+		list = fmt.Sprintf("%d+%d+%d list (discover, last look, confirm)", e.ListPages, e.ListPages, e.ConfirmPages)
+	}
+	return fmt.Sprintf("%s + %d resolve + %d DELETE + %d ping/probe = %d",
+		list, e.Resolves, e.Deletes, e.Constant, e.Total())
 }
 
 // Options choose a scenario.
@@ -62,7 +70,7 @@ type Options struct {
 	Delay       time.Duration
 	Concurrency int    // 0: regsweep's default
 	Baseline    bool   // also run the sequential loop on an identical repository
-	Recheck     string // regsweep's `recheck` setting ("": its default)
+	Recheck     string // regsweep's `recheck` setting ("": its default, true)
 }
 
 // Result is one scenario's measurements.
@@ -129,7 +137,7 @@ func (r *Result) Ratio() float64 {
 func Run(ctx context.Context, host string, o Options) (*Result, error) {
 	c := NewControl(host)
 	s := ShapeFor(o.Tags)
-	res := &Result{Shape: s, Delay: o.Delay, Concurrency: o.Concurrency, Expected: ExpectedFor(s)}
+	res := &Result{Shape: s, Delay: o.Delay, Concurrency: o.Concurrency, Expected: ExpectedFor(s, o.Recheck != "false")}
 	if res.Concurrency <= 0 {
 		res.Concurrency = DefaultConcurrency()
 	}

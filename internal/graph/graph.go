@@ -65,6 +65,10 @@ type Capabilities struct {
 	// Referrers: the OCI referrers API answered; otherwise the fallback tag
 	// scheme is all there is.
 	Referrers bool `json:"referrers"`
+	// ListsDigests: one tag listing says every tag's digest (GitHub
+	// Packages, Docker Hub), so listing again just before deleting costs a
+	// few pages, not a request per tag.
+	ListsDigests bool `json:"listsDigests,omitempty"`
 }
 
 // Tri is a capability that may not be known until probed.

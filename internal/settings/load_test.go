@@ -161,7 +161,7 @@ func TestLoadValues(t *testing.T) {
 			name: "defaults",
 			env:  map[string]string{"REGSWEEP_REPOSITORY": "localhost:5000/app", "REGSWEEP_TAGS": "x"},
 			check: func(t *testing.T, s *Settings) {
-				if s.DryRun || s.UseRegex || s.Concurrency != 16 || s.Recheck != "kept" || !s.DeleteReferrers || s.Backend != "auto" || s.MaxDeletions != 0 || s.OlderThan != 0 || s.Timeout != 0 {
+				if s.DryRun || s.UseRegex || s.Concurrency != 16 || !s.Recheck || !s.DeleteReferrers || s.Backend != "auto" || s.MaxDeletions != 0 || s.OlderThan != 0 || s.Timeout != 0 {
 					t.Errorf("defaults %+v", s)
 				}
 				if s.Sources["concurrency"] != SourceDefault || s.Sources["repository"] != SourceCI || s.Sources["username"] != SourceUnset {

@@ -30,7 +30,7 @@ type Settings struct {
 	DeleteReferrers bool
 	Untagged        bool   // `untagged`
 	Backend         string // `backend`: auto, oci, github, dockerhub
-	Recheck         string // `recheck`: kept, list, off
+	Recheck         bool   // `recheck`
 	// UntagWithPlaceholder: `ghcr-untag-workaround` (GitHub only).
 	UntagWithPlaceholder bool
 	JSON                 bool          // `json` (CLI: print outputs as JSON)

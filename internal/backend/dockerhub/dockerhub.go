@@ -133,7 +133,7 @@ func (b *Backend) repository() string {
 }
 
 func (b *Backend) capabilities() graph.Capabilities {
-	return graph.Capabilities{DeleteManifest: false, Untag: graph.Yes, TagsOnly: true, ListUntagged: false, Referrers: false}
+	return graph.Capabilities{DeleteManifest: false, Untag: graph.Yes, TagsOnly: true, ListUntagged: false, Referrers: false, ListsDigests: true}
 }
 
 func (b *Backend) endpoint(p string, q string) *url.URL {

@@ -166,7 +166,7 @@ func (b *Backend) capabilities() graph.Capabilities {
 	if b.opts.UntagWithPlaceholder {
 		untag = graph.Yes
 	}
-	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false}
+	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false, ListsDigests: true}
 }
 
 // apiRequest sends one authenticated REST request to an absolute URL.

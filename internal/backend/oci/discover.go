@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -237,6 +238,9 @@ type discovery struct {
 	g    *graph.Graph
 	// bodies are manifest bodies already read (by a GET fallback), by digest.
 	bodies map[string][]byte
+	// read and queried are the digests steps 2 and 3 have done, so that
+	// the last look does only what is new.
+	read, queried map[string]bool
 }
 
 func (d *discovery) match(tag string) bool { return d.opts.Match == nil || d.opts.Match(tag) }
@@ -251,7 +255,8 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		}
 		referrersAPI = ok
 	}
-	d := &discovery{b: b, opts: opts, g: graph.New(b.repo.Name(), b.Name(), b.caps(referrersAPI)), bodies: map[string][]byte{}}
+	d := &discovery{b: b, opts: opts, g: graph.New(b.repo.Name(), b.Name(), b.caps(referrersAPI)),
+		bodies: map[string][]byte{}, read: map[string]bool{}, queried: map[string]bool{}}
 
 	tags, invalid, err := b.listTags(ctx)
 	if err != nil {
@@ -262,26 +267,69 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	}
 	b.opts.Logf("%s: %d tags listed; resolving", b.repo.Name(), len(tags))
 
-	// 1. Every tag to its digest, concurrently.
-	if err := d.resolveAll(ctx, tags); err != nil {
+	first := tags
+	if opts.LastLook {
+		// Matching tags first; the tags that keep images are resolved
+		// last, after a second listing, just before the plan is made.
+		first = slices.DeleteFunc(slices.Clone(tags), func(t string) bool { return !d.match(t) })
+	}
+	if err := d.pass(ctx, first, referrersAPI); err != nil {
 		return nil, err
 	}
-
-	// 2. Per distinct digest: bodies of indexes and referrer indexes, and of
-	// matching images when their creation time or subject is needed.
-	if err := d.readManifests(ctx); err != nil {
-		return nil, err
-	}
-
-	// 3. Referrers through the API, for matching manifests.
-	if referrersAPI {
-		if err := d.queryReferrers(ctx); err != nil {
+	if opts.LastLook {
+		if err := d.lastLook(ctx, referrersAPI); err != nil {
 			return nil, err
 		}
 	}
 	d.markTagReferrers()
 	d.g.Finish()
 	return d.g, nil
+}
+
+// pass resolves tags and reads what the plan needs about their manifests:
+// 1. every tag to its digest, concurrently; 2. per distinct digest not yet
+// read, bodies of indexes and referrer indexes, and of matching images when
+// their creation time or subject is needed; 3. referrers through the API,
+// for matching manifests not yet asked about.
+func (d *discovery) pass(ctx context.Context, tags []string, referrersAPI bool) error {
+	if err := d.resolveAll(ctx, tags); err != nil {
+		return err
+	}
+	if err := d.readManifests(ctx); err != nil {
+		return err
+	}
+	if referrersAPI {
+		return d.queryReferrers(ctx)
+	}
+	return nil
+}
+
+// lastLook lists the tags again and resolves every tag not resolved yet (the
+// ones that keep images, and any pushed since the first listing). A tag
+// pushed or moved onto a doomed image while the matching ones were read is
+// seen here and keeps it; each tag is still resolved once.
+func (d *discovery) lastLook(ctx context.Context, referrersAPI bool) error {
+	tags, _, err := d.b.listTags(ctx)
+	if err != nil {
+		return fmt.Errorf("list the tags again: %w", err)
+	}
+	listed := make(map[string]bool, len(tags))
+	var rest []string
+	d.mu.Lock()
+	for _, t := range tags {
+		listed[t] = true
+		if _, done := d.g.Tags[t]; !done {
+			rest = append(rest, t)
+		}
+	}
+	for t := range d.g.Tags {
+		if !listed[t] {
+			delete(d.g.Tags, t) // removed by someone else meanwhile
+		}
+	}
+	d.mu.Unlock()
+	d.b.opts.Logf("%s: %d tags listed again; resolving the %d not matched or new", d.b.repo.Name(), len(tags), len(rest))
+	return d.pass(ctx, rest, referrersAPI)
 }
 
 func invalidTagsWarning(invalid []string) string {
@@ -368,7 +416,8 @@ func (d *discovery) readManifests(ctx context.Context) error {
 		}
 	}
 	for _, dg := range d.g.SortedDigests() {
-		if w := byDigest[dg]; w != nil {
+		if w := byDigest[dg]; w != nil && !d.read[dg] {
+			d.read[dg] = true
 			jobs = append(jobs, *w)
 		}
 	}
@@ -669,6 +718,12 @@ func (d *discovery) queryReferrers(ctx context.Context) error {
 		for _, c := range d.g.Manifests[dg].Children {
 			want[c] = true
 		}
+	}
+	for s := range want {
+		if d.queried[s] {
+			delete(want, s)
+		}
+		d.queried[s] = true
 	}
 	d.mu.Unlock()
 	subjects := make([]string, 0, len(want))

@@ -14,8 +14,9 @@ import (
 )
 
 // mutateOnRecheck returns a rule that runs fn once, on the second tag
-// listing (the first is discovery, the second the re-check just before the
-// first deletion), with a pusher that talks to the registry directly.
+// listing (the first finds the tags to resolve first, the second is the last
+// look before the kept tags are resolved), with a pusher that talks to the
+// registry directly.
 func mutateOnRecheck(t *testing.T, repo string, fn func(p *seed.Pusher)) faults.Rule {
 	return faults.Rule{
 		Name: "mutate", Method: http.MethodGet, Path: faults.ListPath(), Skip: 1, Times: 1,
@@ -36,8 +37,8 @@ func TestRegistryChangesBeforeDeletion(t *testing.T) {
 	figs := &figures{}
 	t.Cleanup(func() { figs.write(t) })
 
-	// A tag lands on a digest the plan deletes, between planning and the
-	// re-check: a new tag (release), or an existing kept one moved there
+	// A tag lands on a digest a plan from the first listing would delete,
+	// before the last look: a new tag (release), or an existing kept one moved there
 	// (latest). Either way the digest must stay, and the tag with it.
 	for _, c := range []struct{ name, tag string }{
 		{"new-tag-onto-planned-digest", "release"},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("RequestCount", s.RequestCount)
 	t.Run("Created", s.Created)
 	t.Run("Relist", s.Relist)
+	t.Run("LastLook", s.LastLook)
 	t.Run("Faults", s.Faults)
 	t.Run("BearerTokenOnce", s.BearerTokenOnce)
 	t.Run("Catalog", s.Catalog)
@@ -595,6 +597,84 @@ func (s Suite) Relist(t *testing.T) {
 	}
 	if heads := after.Requests[http.MethodHead] - before.Requests[http.MethodHead]; heads != 1 {
 		t.Fatalf("Relist sent %d HEADs, want 1", heads)
+	}
+}
+
+// LastLook: the matching tags are resolved from the first listing; the
+// tags are listed again and every other tag is resolved only then, so
+// `latest` moved onto a PR image and a new tag pushed onto one while the PR
+// tags were read are both seen. No tag is resolved twice.
+func (s Suite) LastLook(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		heads    = map[string]int{}
+		order    []string // HEADed tags, in order
+		lists    int
+		mutating atomic.Bool
+		r        Registry
+	)
+	pr1, pr2, rel := image(t, 80), image(t, 81), image(t, 82)
+	wrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if !mutating.Load() {
+				mu.Lock()
+				switch {
+				case req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/tags/list"):
+					lists++
+					if lists == 2 {
+						// Another pipeline, between the PR tags' reads and
+						// the last look.
+						mutating.Store(true)
+						tagAll(t, r, "app", pr1, "latest")
+						tagAll(t, r, "app", pr2, "v9", "pr-new")
+						mutating.Store(false)
+					}
+				case req.Method == http.MethodHead && strings.Contains(req.URL.Path, "/manifests/"):
+					tag := req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
+					heads[tag]++
+					order = append(order, tag)
+				}
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, req)
+		})
+	}
+	r = s.Start(t, StartOptions{Wrap: wrap})
+	push(t, r, "app", pr1, "pr-1", "pr-1b")
+	push(t, r, "app", pr2, "pr-2")
+	push(t, r, "app", rel, "v1", "latest")
+	mu.Lock()
+	heads, order, lists = map[string]int{}, nil, 0
+	mu.Unlock()
+
+	b := newBackend(t, r, "app", nil)
+	g := discover(t, b, backend.DiscoverOptions{LastLook: true, Match: func(tag string) bool { return strings.HasPrefix(tag, "pr-") }})
+	want := map[string]string{
+		"pr-1": digestOf(t, pr1), "pr-1b": digestOf(t, pr1), "pr-2": digestOf(t, pr2), "pr-new": digestOf(t, pr2),
+		"v1": digestOf(t, rel), "latest": digestOf(t, pr1), "v9": digestOf(t, pr2),
+	}
+	if fmt.Sprint(g.Tags) != fmt.Sprint(want) {
+		t.Fatalf("tags = %v, want %v", g.Tags, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lists != 2 {
+		t.Errorf("listed %d times, want 2", lists)
+	}
+	for tag, n := range heads {
+		if n != 1 {
+			t.Errorf("tag %s resolved %d times", tag, n)
+		}
+	}
+	if len(order) != len(want) {
+		t.Fatalf("resolved %v, want each of %d tags once", order, len(want))
+	}
+	// The three PR tags of the first listing go first; the kept tags and
+	// the new one after the second listing.
+	first := slices.Clone(order[:3])
+	slices.Sort(first)
+	if fmt.Sprint(first) != "[pr-1 pr-1b pr-2]" {
+		t.Errorf("resolve order %v: the first listing's matching tags should come first", order)
 	}
 }
 

@@ -26,7 +26,7 @@ func main() {
 	flag.IntVar(&o.Tags, "tags", 1000, "tags in the repository (90% pr-*, 3 per image; 10% releases)")
 	flag.DurationVar(&o.Delay, "delay", 20*time.Millisecond, "delay the registry adds to every request")
 	flag.IntVar(&o.Concurrency, "concurrency", 0, "regsweep's concurrency (0: its default)")
-	flag.StringVar(&o.Recheck, "recheck", "", "regsweep's recheck setting: kept, list or off (empty: its default, kept)")
+	flag.StringVar(&o.Recheck, "recheck", "", "regsweep's recheck setting: true or false (empty: its default, true)")
 	flag.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the sequential baseline (its ~1 min)")
 	flag.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the main regsweep run to this file")
 	flag.IntVar(&o.Runs, "runs", 3, "regsweep runs at -tags, each on a fresh repository; the median is reported")
