@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -349,10 +350,13 @@ func invalidTagsWarning(invalid []string) string {
 }
 
 func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
+	var done atomic.Int64
+	defer d.b.progress(len(tags), &done)()
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(d.b.opts.Concurrency)
 	for _, tag := range tags {
 		eg.Go(func() error {
+			defer done.Add(1)
 			r, err := d.b.resolveTag(ctx, tag)
 			if errors.Is(err, errTagGone) {
 				d.b.opts.Logf("tag %s disappeared while listing; skipped", tag)
@@ -376,6 +380,31 @@ func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
 		})
 	}
 	return eg.Wait()
+}
+
+// progress logs how many of total tags are resolved every ProgressEvery
+// until the returned stop is called; a resolve shorter than that logs
+// nothing.
+func (b *Backend) progress(total int, done *atomic.Int64) (stop func()) {
+	start := time.Now()
+	waited0 := b.opts.Transport.Stats().Waited
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(b.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				n := done.Load()
+				b.opts.Logf("%s: %d/%d tags resolved, %.0f/s, %s waiting on rate limits", b.repo.Name(), n, total,
+					float64(n)/time.Since(start).Seconds(), (b.opts.Transport.Stats().Waited - waited0).Round(time.Millisecond))
+			}
+		}
+	})
+	return func() { close(quit); wg.Wait() }
 }
 
 // subjectOfTag returns the subject digest a referrer tag names, and whether

@@ -79,6 +79,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("Created", s.Created)
 	t.Run("Relist", s.Relist)
 	t.Run("LastLook", s.LastLook)
+	t.Run("Progress", s.Progress)
 	t.Run("Faults", s.Faults)
 	t.Run("BearerTokenOnce", s.BearerTokenOnce)
 	t.Run("Catalog", s.Catalog)
@@ -676,6 +677,44 @@ func (s Suite) LastLook(t *testing.T) {
 	if fmt.Sprint(first) != "[pr-1 pr-1b pr-2]" {
 		t.Errorf("resolve order %v: the first listing's matching tags should come first", order)
 	}
+}
+
+// Progress: a resolve longer than ProgressEvery says how far it is.
+func (s Suite) Progress(t *testing.T) {
+	r := s.Start(t, StartOptions{Wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodHead {
+				time.Sleep(10 * time.Millisecond)
+			}
+			h.ServeHTTP(w, req)
+		})
+	}})
+	img := image(t, 90)
+	tags := make([]string, 40)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("pr-%d", i)
+	}
+	push(t, r, "app", img, tags...)
+	var mu sync.Mutex
+	var lines []string
+	b, err := oci.New(context.Background(), r.Host+"/app", oci.Options{Transport: instant(), Concurrency: 2, Keychain: noKeychain{},
+		ProgressEvery: 20 * time.Millisecond, Logf: func(f string, a ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, fmt.Sprintf(f, a...))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	discover(t, b, backend.DiscoverOptions{})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if strings.Contains(l, "/40 tags resolved, ") && strings.HasSuffix(l, " waiting on rate limits") {
+			return
+		}
+	}
+	t.Fatalf("no progress line in %q", lines)
 }
 
 // Faults: 503 bursts, 429 with Retry-After and dropped connections in
