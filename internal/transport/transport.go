@@ -348,6 +348,16 @@ func (t *Transport) shouldRetry(req *http.Request, resp *http.Response, err erro
 	}
 	h := resp.Header
 	hinted, ok := t.serverDelay(h)
+	if resp.StatusCode < 300 {
+		// This answer spent the last request of a rate-limit window (GitHub's
+		// x-ratelimit-remaining: 0): hold every request until the window
+		// resets instead of being refused. A reset further away than a
+		// request may wait is left to the refusal, which fails fast.
+		if ok && h.Get("X-Ratelimit-Remaining") == "0" && hinted <= t.opts.MaxWait {
+			t.holdUntil(t.opts.Now().Add(hinted))
+		}
+		return 0, false
+	}
 	limited := resp.StatusCode == http.StatusTooManyRequests ||
 		// GitHub: primary limit exhausted, or the secondary limit (403 + retry-after).
 		(resp.StatusCode == http.StatusForbidden && (ok || h.Get("X-Ratelimit-Remaining") == "0"))
@@ -365,15 +375,20 @@ func (t *Transport) shouldRetry(req *http.Request, resp *http.Response, err erro
 	if ok {
 		if limited {
 			// Everyone waits, not only this request.
-			t.mu.Lock()
-			if until := t.opts.Now().Add(hinted); until.After(t.notBefore) {
-				t.notBefore = until
-			}
-			t.mu.Unlock()
+			t.holdUntil(t.opts.Now().Add(hinted))
 		}
 		return hinted, true
 	}
 	return t.backoff(n), true
+}
+
+// holdUntil holds every request back until the given time.
+func (t *Transport) holdUntil(until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if until.After(t.notBefore) {
+		t.notBefore = until
+	}
 }
 
 // backoff is full jitter: random in [0, min(max, base*2^n)).

@@ -385,6 +385,39 @@ func TestRateLimitHoldsEveryone(t *testing.T) {
 	}
 }
 
+// A success that spends the last request of GitHub's window holds the next
+// request until the reset, so it is not refused; a reset beyond MaxWait
+// holds nothing (the refusal that follows fails fast).
+func TestRateLimitExhaustedHoldsBeforeRefusal(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		reset time.Duration
+		want  []time.Duration
+	}{
+		{"reset-soon", 30 * time.Second, []time.Duration{31 * time.Second}},
+		{"reset-beyond-max-wait", time.Hour, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newFakeClock()
+			reset := strconv.FormatInt(clock.Now().Add(c.reset).Unix(), 10)
+			srv, n := scripted(t, status(200, "X-Ratelimit-Remaining", "0", "X-Ratelimit-Reset", reset), status(200))
+			tr := newTestTransport(clock, Options{})
+			for range 2 {
+				resp, err := do(t, tr, http.MethodGet, srv.URL, nil)
+				if err != nil || resp.StatusCode != http.StatusOK {
+					t.Fatalf("%v %v", resp, err)
+				}
+			}
+			if got := clock.Sleeps(); !equalDurations(got, c.want) {
+				t.Fatalf("sleeps = %v, want %v", got, c.want)
+			}
+			if n.Load() != 2 {
+				t.Fatalf("%d requests, want 2", n.Load())
+			}
+		})
+	}
+}
+
 func TestSleepCancelledByContext(t *testing.T) {
 	hit := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -111,6 +111,34 @@ func TestGitHubPackagesUserOwnerSharedTag(t *testing.T) {
 	}
 }
 
+// GitHub's primary rate limit (here 8 API requests per 3 s window): the
+// answer that spends the window's last request holds every request until
+// the reset, so none is refused and the sweep completes.
+func TestGitHubPackagesPrimaryRateLimit(t *testing.T) {
+	f, host, env := github(t)
+	f.AddPackage(ghpackages.Org, "acme", "app")
+	for i := range 12 {
+		f.AddImage("acme", "app", "pr-"+itoa(i), []string{"pr-" + itoa(i)}, day)
+	}
+	f.AddImage("acme", "app", "release", []string{"v1"}, day)
+	f.SetPrimaryLimit(8, 3*time.Second)
+	res := e2e.RunWith(t, e2e.Options{Env: env}, map[string]string{
+		"repository": host + "/acme/app", "backend": "github", "tags": "pr-*", "github-token": token,
+	})
+	if res.Code != 0 || res.Outputs["deleted-count"] != "12" {
+		t.Fatalf("exit %d, deleted-count %s\n%s", res.Code, res.Outputs["deleted-count"], res.Log)
+	}
+	if n := f.PrimaryDenied(); n != 0 {
+		t.Fatalf("%d requests refused by the primary rate limit; regsweep should have waited for the reset", n)
+	}
+	if got := f.Tags("acme", "app"); len(got) != 1 || got["v1"] == "" {
+		t.Fatalf("tags left %v, want v1", got)
+	}
+	if !regexp.MustCompile(`\d+ms waiting on rate limits|[1-9][\d.]*s waiting on rate limits`).MatchString(res.Summary) {
+		t.Fatalf("the summary does not show the wait:\n%s", res.Summary)
+	}
+}
+
 // Permission denied: exit 1, one sentence naming the fix, nothing deleted.
 func TestGitHubPackagesForbidden(t *testing.T) {
 	f, host, env := github(t)

@@ -5,7 +5,9 @@
 // user owners, package names with "/" sent as %2F, versions paginated with
 // per_page (max 100) and an absolute Link header, DELETE version -> 204,
 // 401 on a bad token, 403 for missing permission or the secondary rate limit
-// (with retry-after), 400 for public versions with more than 5000 downloads.
+// (with retry-after), 400 for public versions with more than 5000 downloads,
+// and, when set, the primary rate limit: x-ratelimit-* headers on every API
+// answer, 403 with x-ratelimit-remaining: 0 once the window is spent.
 // An owner's packages are listed (for wildcards) at
 // /{orgs|users}/{owner}/packages?package_type=container, paginated the same way.
 //
@@ -52,6 +54,7 @@ const (
 	MsgForbidden       = "Resource not accessible by integration"
 	MsgSecondaryLimit  = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 	MsgRefusedDownload = "Publicly visible package versions with more than 5000 downloads cannot be deleted. Contact GitHub support for further assistance."
+	MsgPrimaryLimit    = "API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID."
 )
 
 // Version is one package version as the fake stores it.
@@ -92,9 +95,16 @@ type Fake struct {
 	window         time.Duration
 	deleteTimes    []time.Time
 	deleteAttempts int
-	delay          time.Duration
-	log            reqlog.Log
-	now            func() time.Time
+	// primaryN API requests are allowed per primaryWindow (0: no limit);
+	// the window started at primaryStart and primaryUsed are spent.
+	primaryN      int
+	primaryWindow time.Duration
+	primaryStart  time.Time
+	primaryUsed   int
+	primaryDenied int
+	delay         time.Duration
+	log           reqlog.Log
+	now           func() time.Time
 }
 
 // New returns a fake that accepts token (as "Bearer" or "token" in the API,
@@ -240,6 +250,53 @@ func (f *Fake) SetSecondaryLimitRate(n int, window time.Duration, retryAfter str
 	f.windowN, f.window, f.retryAfter = n, window, retryAfter
 }
 
+// SetPrimaryLimit allows n API requests per window (n = 0: no limit), as
+// GitHub's primary rate limit does per hour: every API answer says
+// x-ratelimit-limit, -remaining, -used and -reset (epoch seconds), and a
+// request over the limit gets 403 with x-ratelimit-remaining: 0.
+func (f *Fake) SetPrimaryLimit(n int, window time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.primaryN, f.primaryWindow, f.primaryStart, f.primaryUsed = n, window, f.now(), 0
+}
+
+// PrimaryDenied is how many API requests the primary limit refused.
+func (f *Fake) PrimaryDenied() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.primaryDenied
+}
+
+// primaryLimit counts an API request against the primary limit, sets the
+// x-ratelimit headers and reports whether the request may go on.
+func (f *Fake) primaryLimit(w http.ResponseWriter) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.primaryN <= 0 {
+		return true
+	}
+	now := f.now()
+	for !now.Before(f.primaryStart.Add(f.primaryWindow)) {
+		f.primaryStart = f.primaryStart.Add(f.primaryWindow)
+		f.primaryUsed = 0
+	}
+	allowed := f.primaryUsed < f.primaryN
+	if allowed {
+		f.primaryUsed++
+	} else {
+		f.primaryDenied++
+	}
+	h := w.Header()
+	h.Set("X-Ratelimit-Limit", strconv.Itoa(f.primaryN))
+	h.Set("X-Ratelimit-Remaining", strconv.Itoa(f.primaryN-f.primaryUsed))
+	h.Set("X-Ratelimit-Used", strconv.Itoa(f.primaryUsed))
+	h.Set("X-Ratelimit-Resource", "core")
+	// GitHub's reset is whole epoch seconds; round up so it is never early.
+	reset := f.primaryStart.Add(f.primaryWindow)
+	h.Set("X-Ratelimit-Reset", strconv.FormatInt((reset.UnixNano()+int64(time.Second)-1)/int64(time.Second), 10))
+	return allowed
+}
+
 // SetRefused marks a version as undeletable (public, > 5000 downloads).
 func (f *Fake) SetRefused(owner, name, digest string) {
 	f.mu.Lock()
@@ -347,6 +404,10 @@ func (f *Fake) authorized(r *http.Request) bool {
 func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	if !f.authorized(r) {
 		apiError(w, http.StatusUnauthorized, MsgBadCredentials)
+		return
+	}
+	if !f.primaryLimit(w) {
+		apiError(w, http.StatusForbidden, MsgPrimaryLimit)
 		return
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
