@@ -365,13 +365,33 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	// kept indexes are what must be protected from an untagged sweep. When
 	// nothing can be deleted, nothing is read.
 	if matched || opts.Untagged {
-		if err := b.readManifests(ctx, g, tagged); err != nil {
-			return nil, err
+		// Level by level: an index only another index names (an index of
+		// indexes) is read too, so a kept index protects its grandchildren.
+		read := map[string]bool{}
+		for level, todo := 0, tagged; len(todo) > 0; level++ {
+			if level > maxNesting {
+				return nil, fmt.Errorf("discover %s: indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", b.repository(), maxNesting, todo[0])
+			}
+			for _, d := range todo {
+				read[d] = true
+			}
+			if err := b.readManifests(ctx, g, todo); err != nil {
+				return nil, err
+			}
+			todo = nil
+			for _, d := range g.SortedDigests() {
+				if m := g.Manifests[d]; !read[d] && m.Kind == graph.KindIndex {
+					todo = append(todo, d)
+				}
+			}
 		}
 	}
 	g.Finish()
 	return g, nil
 }
+
+// maxNesting bounds how deep indexes inside indexes are read.
+const maxNesting = 8
 
 // cosignTag recognises sha256-<hex>[.sig|.att|.sbom] tags.
 func cosignTag(tag string) (subject, suffix string, ok bool) {

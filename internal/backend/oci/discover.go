@@ -299,6 +299,9 @@ func (d *discovery) pass(ctx context.Context, tags []string, referrersAPI bool) 
 	if err := d.readManifests(ctx); err != nil {
 		return err
 	}
+	if err := d.readNested(ctx); err != nil {
+		return err
+	}
 	if referrersAPI {
 		return d.queryReferrers(ctx)
 	}
@@ -497,6 +500,56 @@ func (d *discovery) readManifests(ctx context.Context) error {
 		return err
 	}
 	return d.indexTimes(ctx, childJobs)
+}
+
+// maxNesting bounds how deep indexes inside indexes are read.
+const maxNesting = 8
+
+// readNested reads the indexes that only other indexes name (an index of
+// indexes), level by level, so that their children are known too: a kept
+// index then protects its grandchildren. Referrers are not read: they live
+// and die with their subject.
+func (d *discovery) readNested(ctx context.Context) error {
+	for level := 0; ; level++ {
+		var todo []string
+		d.mu.Lock()
+		for _, dg := range d.g.SortedDigests() {
+			m := d.g.Manifests[dg]
+			if !d.read[dg] && isIndex(m.MediaType) && m.Kind != graph.KindReferrer {
+				todo = append(todo, dg)
+			}
+		}
+		d.mu.Unlock()
+		if len(todo) == 0 {
+			return nil
+		}
+		if level == maxNesting {
+			return fmt.Errorf("indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", maxNesting, todo[0])
+		}
+		eg, ectx := errgroup.WithContext(ctx)
+		eg.SetLimit(d.b.opts.Concurrency)
+		for _, dg := range todo {
+			d.mu.Lock()
+			d.read[dg] = true
+			d.mu.Unlock()
+			eg.Go(func() error {
+				doc, err := d.manifest(ectx, dg)
+				if errors.Is(err, backend.ErrNotFound) {
+					return nil // a dangling child: nothing below it to protect
+				}
+				if err != nil {
+					return err
+				}
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				d.applyDoc(d.g.Manifest(dg), doc)
+				return nil
+			})
+		}
+		if err := eg.Wait(); err != nil {
+			return err
+		}
+	}
 }
 
 // manifest returns a manifest's parsed body, reading it unless a GET

@@ -20,7 +20,10 @@ import (
 	"github.com/gkampitakis/go-snaps/snaps"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/regsweep/regsweep/internal/e2e"
 	"github.com/regsweep/regsweep/internal/testregistry/dist3"
@@ -211,6 +214,30 @@ func TestMultiArchSharedChildren(t *testing.T) {
 			pullIndex(t, repo, "v1.0.0")
 		})
 	}
+}
+
+// TestNestedIndex: the kept index `v2` holds an untagged index, which holds
+// two images; one of them is also tagged pr-g. Sweeping pr-*: the
+// grandchild stays (only its tag goes), and the whole of v2 still resolves.
+func TestNestedIndex(t *testing.T) {
+	repo := registry(t) + "/nested"
+	p := pusher(t, repo)
+	day := now.AddDate(0, -1, 0)
+	g := seed.ImagePlatform("nested", day, "linux", "amd64")
+	h := seed.ImagePlatform("nested", day, "linux", "arm64")
+	inner := seed.Index(g, h)
+	outer := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: inner})
+	dOuter := pushIndex(t, p, "v2", outer)
+	if err := p.Tag(context.Background(), "pr-g", g); err != nil {
+		t.Fatal(err)
+	}
+	dInner, dG, dH := digest(t, inner), digest(t, g), digest(t, h)
+
+	res := run(t, map[string]string{"repository": repo, "tags": "pr-*"})
+	if got := res.Strings(t, "deleted-digests"); len(got) != 0 {
+		t.Errorf("deleted-digests = %v, want none: everything is inside the kept v2", got)
+	}
+	checkState(t, repo, map[string]string{"v2": dOuter}, nil, []string{dOuter, dInner, dG, dH})
 }
 
 // TestSignatures: v1 (kept) and pr-1, pr-2 (a multi-arch index) are signed;

@@ -75,6 +75,30 @@ func TestGitHubPackagesSweep(t *testing.T) {
 	}
 }
 
+// An index of indexes on GHCR: the kept v2 names an untagged index, which
+// names two untagged images. An untagged sweep keeps all of them.
+func TestGitHubPackagesNestedIndex(t *testing.T) {
+	f, host, env := github(t)
+	f.AddPackage(ghpackages.Org, "acme", "app")
+	inner, children := f.AddIndex("acme", "app", "inner", nil, day, "linux/amd64", "linux/arm64")
+	outer := f.AddIndexOf("acme", "app", []string{"v2"}, day, inner)
+	stray := f.AddImage("acme", "app", "stray", nil, day)
+	res := e2e.RunWith(t, e2e.Options{Env: env}, map[string]string{
+		"repository": host + "/acme/app", "backend": "github", "tags": "pr-*", "untagged": "true", "github-token": token,
+	})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	want := append([]string{outer, inner}, children...)
+	sort.Strings(want)
+	if got := f.Digests("acme", "app"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("versions left %v, want v2, its inner index and their images %v", got, want)
+	}
+	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{stray}) {
+		t.Fatalf("deleted-digests = %v, want only the stray %s", got, stray)
+	}
+}
+
 // A user-owned package, a tag sharing its version with a kept tag (GitHub
 // cannot untag: kept and reported), and pagination over 100 versions.
 func TestGitHubPackagesUserOwnerSharedTag(t *testing.T) {

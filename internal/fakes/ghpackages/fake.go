@@ -195,6 +195,26 @@ func (f *Fake) AddIndex(owner, name, seed string, tags []string, created time.Ti
 	return d, children
 }
 
+// AddIndexOf stores an index over versions already added (an index of
+// indexes when they are indexes) and returns its digest.
+func (f *Fake) AddIndexOf(owner, name string, tags []string, created time.Time, children ...string) string {
+	f.mu.Lock()
+	p := f.pkgLocked(owner, name)
+	var manifests []map[string]any
+	for _, c := range children {
+		for _, v := range p.versions {
+			if v.Digest == c {
+				manifests = append(manifests, map[string]any{"mediaType": v.MediaType, "digest": c, "size": len(v.Manifest)})
+			}
+		}
+	}
+	f.mu.Unlock()
+	b, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": MediaOCIIndex, "manifests": manifests})
+	d := Digest(b)
+	f.AddVersion(owner, name, d, tags, created, b, MediaOCIIndex)
+	return d
+}
+
 // AddSignature stores a cosign-style signature for subject under the tag
 // sha256-<hex>.sig and returns its digest.
 func (f *Fake) AddSignature(owner, name, subject string, created time.Time) string {
