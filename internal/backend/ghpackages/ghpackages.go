@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -238,7 +239,32 @@ func (b *Backend) findOwner(ctx context.Context) error {
 		}
 		return fmt.Errorf("github backend: find package %s: %w", b.repository(), herr)
 	}
-	return fmt.Errorf("github backend: package %s not found as an org or a user package, or the token cannot see it: %w", b.repository(), last)
+	// GitHub documents /users/{user}/... for public packages; a private one
+	// is served under /user/... to a token of its owner (a personal token,
+	// not GITHUB_TOKEN). That path names the token's user, whoever it is,
+	// so the package is used only if its owner is the one asked for.
+	p := "/user/packages/container/" + pkg
+	resp, err := b.apiRequest(ctx, http.MethodGet, b.apiURL(p, ""))
+	if err != nil {
+		return fmt.Errorf("github backend: find package %s: %w", b.repository(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		var info struct {
+			Owner struct {
+				Login string `json:"login"`
+			} `json:"owner"`
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return fmt.Errorf("github backend: find package %s: %w", b.repository(), err)
+		}
+		if json.Unmarshal(body, &info) == nil && strings.EqualFold(info.Owner.Login, b.opts.Owner) {
+			b.pkgPath = p
+			return nil
+		}
+	}
+	return fmt.Errorf("github backend: package %s not found as an org or a user package, or the token cannot see it (a private user package needs a personal access token of its owner): %w", b.repository(), last)
 }
 
 type apiVersion struct {

@@ -163,6 +163,48 @@ func TestGitHubPackagesPrimaryRateLimit(t *testing.T) {
 	}
 }
 
+// A private user package, which GitHub serves under /user/ to its owner's
+// personal token only: found there and swept. The same token used for
+// another user's private package must not fall back onto the token user's
+// own package of the same name: nothing is deleted and the error says why.
+func TestGitHubPackagesPrivateUserPackage(t *testing.T) {
+	t.Run("owner's token", func(t *testing.T) {
+		f, host, env := github(t)
+		f.AddPackage(ghpackages.User, "octocat", "app")
+		f.AddImage("octocat", "app", "pr", []string{"pr-1"}, day)
+		rel := f.AddImage("octocat", "app", "rel", []string{"v1"}, day)
+		f.SetPrivate("octocat", "app")
+		f.SetTokenUser("octocat")
+		res := e2e.RunWith(t, e2e.Options{Env: env}, map[string]string{
+			"repository": host + "/octocat/app", "backend": "github", "tags": "pr-*", "github-token": token,
+		})
+		if res.Code != 0 || res.Outputs["deleted-count"] != "1" {
+			t.Fatalf("exit %d, deleted-count %s\n%s", res.Code, res.Outputs["deleted-count"], res.Log)
+		}
+		if got := f.Digests("octocat", "app"); !reflect.DeepEqual(got, []string{rel}) {
+			t.Fatalf("versions left %v, want v1 only", got)
+		}
+	})
+	t.Run("another user's token", func(t *testing.T) {
+		f, host, env := github(t)
+		f.AddPackage(ghpackages.User, "octocat", "app")
+		f.AddImage("octocat", "app", "pr", []string{"pr-1"}, day)
+		f.SetPrivate("octocat", "app")
+		f.AddPackage(ghpackages.User, "mallory", "app")
+		f.AddImage("mallory", "app", "pr", []string{"pr-1"}, day)
+		f.SetTokenUser("mallory")
+		res := e2e.RunWith(t, e2e.Options{Env: env}, map[string]string{
+			"repository": host + "/octocat/app", "backend": "github", "tags": "pr-*", "github-token": token,
+		})
+		if res.Code != 1 || !strings.Contains(res.Log, "personal access token of its owner") {
+			t.Fatalf("exit %d, want 1 with the hint\n%s", res.Code, res.Log)
+		}
+		if len(f.Digests("octocat", "app")) != 1 || len(f.Digests("mallory", "app")) != 1 {
+			t.Fatal("something was deleted")
+		}
+	})
+}
+
 // Permission denied: exit 1, one sentence naming the fix, nothing deleted.
 func TestGitHubPackagesForbidden(t *testing.T) {
 	f, host, env := github(t)

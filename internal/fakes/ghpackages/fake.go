@@ -77,6 +77,10 @@ type pkg struct {
 	kind     OwnerKind
 	name     string
 	versions map[int64]*Version
+	// private user packages are not served under /users/{owner}/, which
+	// the documentation gives for public packages; /user/ serves them to
+	// their owner's token.
+	private bool
 }
 
 // Fake is an http.Handler; safe for concurrent use.
@@ -89,6 +93,7 @@ type Fake struct {
 	regToken int
 
 	forbidden      bool
+	tokenUser      string // the user the token belongs to ("": an installation token)
 	rateEvery      int
 	retryAfter     string
 	windowN        int
@@ -245,6 +250,23 @@ func imageManifest(seed, artifactType string) []byte {
 func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// SetTokenUser says which user the token belongs to: /user/packages/...
+// then serves that user's packages, private ones too. Without it the token
+// is an installation token (GITHUB_TOKEN), for which /user/... is 404.
+func (f *Fake) SetTokenUser(login string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokenUser = login
+}
+
+// SetPrivate makes a user package private: /users/{owner}/... no longer
+// serves it, only /user/... with its owner's token.
+func (f *Fake) SetPrivate(owner, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pkgLocked(owner, name).private = true
 }
 
 // SetForbidden makes every DELETE answer 403 (token lacks permission).
@@ -420,7 +442,8 @@ func (f *Fake) authorized(r *http.Request) bool {
 }
 
 // serveAPI answers /{orgs|users}/{owner}/packages (the owner's packages) and
-// /{orgs|users}/{owner}/packages/container/{pkg}[/versions[/{id}]].
+// /{orgs|users}/{owner}/packages/container/{pkg}[/versions[/{id}]], and the
+// same under /user/ for the token's own user.
 func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	if !f.authorized(r) {
 		apiError(w, http.StatusUnauthorized, MsgBadCredentials)
@@ -431,6 +454,18 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
+	self := false // /user/...: the token's own user
+	if seg[0] == "user" {
+		f.mu.Lock()
+		login := f.tokenUser
+		f.mu.Unlock()
+		if login == "" {
+			apiError(w, http.StatusNotFound, "Not Found")
+			return
+		}
+		seg = append([]string{"users", url.PathEscape(login)}, seg[1:]...)
+		self = true
+	}
 	if len(seg) == 3 && (seg[0] == "orgs" || seg[0] == "users") && seg[2] == "packages" && r.Method == http.MethodGet {
 		f.listPackages(w, r, seg[0], seg[1])
 		return
@@ -454,7 +489,7 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	if seg[0] == "users" {
 		wantKind = User
 	}
-	if !ok || p.kind != wantKind {
+	if !ok || p.kind != wantKind || p.private && !self {
 		apiError(w, http.StatusNotFound, "Package not found.")
 		return
 	}
@@ -464,7 +499,11 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		f.mu.Lock()
 		n := len(p.versions)
 		f.mu.Unlock()
-		writeJSON(w, map[string]any{"id": 1, "name": name, "package_type": "container", "version_count": n, "visibility": "private", "owner": map[string]any{"login": owner, "type": string(p.kind)}})
+		visibility := "public"
+		if p.private {
+			visibility = "private"
+		}
+		writeJSON(w, map[string]any{"id": 1, "name": name, "package_type": "container", "version_count": n, "visibility": visibility, "owner": map[string]any{"login": owner, "type": string(p.kind)}})
 	case len(rest) == 1 && rest[0] == "versions" && r.Method == http.MethodGet:
 		f.listVersions(w, r, p)
 	case len(rest) == 2 && rest[0] == "versions":
