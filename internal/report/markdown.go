@@ -200,6 +200,11 @@ func view(r *Report, l limits) mdView {
 		rv.KeptMore = km
 		for _, k := range kept {
 			k.Reason = clip(k.Reason, l.Text)
+			if k.Rule == string(apply.NotAttempted) && s.Stopped != nil {
+				// The cause is the stop, said once at the top; repeating it
+				// on every row only buries the table.
+				k.Reason = "the run stopped before this operation (why: above)"
+			}
 			rv.Kept = append(rv.Kept, k)
 		}
 		rv.Failed, rv.FailedMore = opViews(s.Failed, l)
