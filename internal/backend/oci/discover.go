@@ -332,7 +332,7 @@ func (d *discovery) lastLook(ctx context.Context, referrersAPI bool) error {
 		}
 	}
 	d.mu.Unlock()
-	d.b.opts.Logf("%s: %d tags listed again; resolving the %d not matched or new", d.b.repo.Name(), len(tags), len(rest))
+	d.b.opts.Logf("%s: %d tags listed again; resolving the %d that do not match or are new", d.b.repo.Name(), len(tags), len(rest))
 	return d.pass(ctx, rest, referrersAPI)
 }
 
