@@ -200,7 +200,7 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 		// Where one listing says every digest, the last look is a listing
 		// just before deleting; the OCI API's is part of discovery.
 		opts.Recheck = func(ctx context.Context) (*plan.Plan, error) {
-			current, err := b.Relist(ctx, g.Tags)
+			current, err := b.ListTags(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
 			}
@@ -226,7 +226,7 @@ func (r *runner) confirmRemovedTags(ctx context.Context, b backend.Backend, g *g
 	if !gone || ctx.Err() != nil {
 		return
 	}
-	current, err := b.Relist(ctx, g.Tags)
+	current, err := b.ListTags(ctx)
 	if err != nil {
 		r.p.Warningf("%s: could not list the tags after deleting to confirm which are gone: %s", g.Repository, err)
 		return

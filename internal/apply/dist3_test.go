@@ -30,7 +30,7 @@ func (r *rawOCI) Discover(context.Context, backend.DiscoverOptions) (*graph.Grap
 	return nil, errors.New("not used")
 }
 func (r *rawOCI) ProbeUntag(context.Context) (graph.Tri, error) { return graph.Unknown, nil }
-func (r *rawOCI) Relist(context.Context, map[string]string) (map[string]string, error) {
+func (r *rawOCI) ListTags(context.Context) (map[string]string, error) {
 	return nil, errors.New("not used")
 }
 func (r *rawOCI) DeleteManifest(ctx context.Context, m *graph.Manifest) error {

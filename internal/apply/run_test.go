@@ -54,7 +54,7 @@ func (f *fake) Discover(context.Context, backend.DiscoverOptions) (*graph.Graph,
 	return nil, errors.New("not used")
 }
 func (f *fake) ProbeUntag(context.Context) (graph.Tri, error) { return graph.Yes, nil }
-func (f *fake) Relist(context.Context, map[string]string) (map[string]string, error) {
+func (f *fake) ListTags(context.Context) (map[string]string, error) {
 	return nil, errors.New("not used")
 }
 

@@ -23,12 +23,12 @@ type Backend interface {
 	// ProbeUntag finds out, without changing anything, whether the registry
 	// can remove a tag while keeping its manifest.
 	ProbeUntag(ctx context.Context) (graph.Tri, error)
-	// Relist lists the tags again and returns the current tag -> digest
-	// map (just before deleting where the listing carries digests, and after
-	// deleting to confirm which tags are gone). Tags in known that are still listed keep
-	// their known digest unless the backend learns their digest for free
-	// (GitHub Packages does); tags not in known are resolved.
-	Relist(ctx context.Context, known map[string]string) (map[string]string, error)
+	// ListTags lists the tags again (just before deleting, where the
+	// listing carries digests, and after deleting, to confirm which tags are
+	// gone). It maps each tag to its digest where the listing says it
+	// (graph.Capabilities.ListsDigests), else to "": it never sends a
+	// request per tag.
+	ListTags(ctx context.Context) (map[string]string, error)
 	// DeleteManifest deletes one manifest (and so every tag on it).
 	// A manifest already gone returns an error matching ErrNotFound.
 	DeleteManifest(ctx context.Context, m *graph.Manifest) error

@@ -436,8 +436,8 @@ func cosignSubject(tag string) (string, bool) {
 // ProbeUntag implements backend.Backend: the Hub API deletes tags.
 func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) { return graph.Yes, nil }
 
-// Relist implements backend.Backend: the listing carries every digest.
-func (b *Backend) Relist(ctx context.Context, known map[string]string) (map[string]string, error) {
+// ListTags implements backend.Backend: the listing carries every digest.
+func (b *Backend) ListTags(ctx context.Context) (map[string]string, error) {
 	tags, err := b.listTags(ctx)
 	if err != nil {
 		return nil, err

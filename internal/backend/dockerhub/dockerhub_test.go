@@ -117,9 +117,9 @@ func TestDiscoverUntagDelete(t *testing.T) {
 	if !errors.Is(err, backend.ErrNotFound) {
 		t.Errorf("second delete = %v, want ErrNotFound", err)
 	}
-	got, err := b.Relist(context.Background(), g.Tags)
+	got, err := b.ListTags(context.Background())
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("Relist = %v, %v", got, err)
+		t.Errorf("ListTags = %v, %v", got, err)
 	}
 	if n := f.Count(http.MethodPost, "/v2/auth/token", http.StatusOK); n != 1 {
 		t.Errorf("logins = %d, want 1", n)

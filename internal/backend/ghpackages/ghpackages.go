@@ -436,9 +436,9 @@ func cosignTag(tag string) (subject, suffix string, ok bool) {
 	return "", "", false
 }
 
-// Relist implements backend.Backend: the versions list gives every tag's
+// ListTags implements backend.Backend: the versions list gives every tag's
 // digest for free.
-func (b *Backend) Relist(ctx context.Context, known map[string]string) (map[string]string, error) {
+func (b *Backend) ListTags(ctx context.Context) (map[string]string, error) {
 	vs, err := b.listVersions(ctx)
 	if err != nil {
 		return nil, err

@@ -149,9 +149,9 @@ func TestDiscoverAndDeleteOwners(t *testing.T) {
 			if !errors.Is(err, backend.ErrNotFound) {
 				t.Errorf("second delete: %v, want ErrNotFound", err)
 			}
-			tags, err := b.Relist(context.Background(), g.Tags)
+			tags, err := b.ListTags(context.Background())
 			if err != nil || len(tags) != 2 || tags["pr-1"] != keep {
-				t.Errorf("Relist = %v, %v", tags, err)
+				t.Errorf("ListTags = %v, %v", tags, err)
 			}
 		})
 	}

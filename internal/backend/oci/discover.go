@@ -884,40 +884,16 @@ func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, 
 	return nil, fmt.Errorf("referrers of %s: more than %d pages; refusing to go on", subject, maxReferrerPages)
 }
 
-// Relist implements backend.Backend: tags still listed keep their known
-// digest; new ones are resolved.
-func (b *Backend) Relist(ctx context.Context, known map[string]string) (map[string]string, error) {
+// ListTags implements backend.Backend: the names only, as a tag's digest
+// would cost a request each.
+func (b *Backend) ListTags(ctx context.Context) (map[string]string, error) {
 	tags, _, err := b.listTags(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]string, len(tags))
-	var mu sync.Mutex
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(b.opts.Concurrency)
 	for _, t := range tags {
-		if dg, ok := known[t]; ok {
-			mu.Lock()
-			out[t] = dg
-			mu.Unlock()
-			continue
-		}
-		eg.Go(func() error {
-			r, err := b.resolveTag(ectx, t)
-			if errors.Is(err, errTagGone) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			out[t] = r.digest
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		return nil, err
+		out[t] = ""
 	}
 	return out, nil
 }
