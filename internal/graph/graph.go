@@ -71,6 +71,10 @@ type Capabilities struct {
 	ListsDigests bool `json:"listsDigests,omitempty"`
 }
 
+// MaxNesting bounds how deep backends read indexes inside indexes; deeper
+// is refused, as what such an index holds could not be protected.
+const MaxNesting = 8
+
 // Tri is a capability that may not be known until probed.
 type Tri string
 

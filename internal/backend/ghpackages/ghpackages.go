@@ -395,8 +395,8 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		// indexes) is read too, so a kept index protects its grandchildren.
 		read := map[string]bool{}
 		for level, todo := 0, tagged; len(todo) > 0; level++ {
-			if level > maxNesting {
-				return nil, fmt.Errorf("discover %s: indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", b.repository(), maxNesting, todo[0])
+			if level > graph.MaxNesting {
+				return nil, fmt.Errorf("discover %s: indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", b.repository(), graph.MaxNesting, todo[0])
 			}
 			for _, d := range todo {
 				read[d] = true
@@ -415,9 +415,6 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	g.Finish()
 	return g, nil
 }
-
-// maxNesting bounds how deep indexes inside indexes are read.
-const maxNesting = 8
 
 // cosignTag recognises sha256-<hex>[.sig|.att|.sbom] tags.
 func cosignTag(tag string) (subject, suffix string, ok bool) {

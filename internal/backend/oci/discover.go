@@ -502,9 +502,6 @@ func (d *discovery) readManifests(ctx context.Context) error {
 	return d.indexTimes(ctx, childJobs)
 }
 
-// maxNesting bounds how deep indexes inside indexes are read.
-const maxNesting = 8
-
 // readNested reads the indexes that only other indexes name (an index of
 // indexes), level by level, so that their children are known too: a kept
 // index then protects its grandchildren. Referrers are not read: they live
@@ -516,6 +513,7 @@ func (d *discovery) readNested(ctx context.Context) error {
 		for _, dg := range d.g.SortedDigests() {
 			m := d.g.Manifests[dg]
 			if !d.read[dg] && isIndex(m.MediaType) && m.Kind != graph.KindReferrer {
+				d.read[dg] = true
 				todo = append(todo, dg)
 			}
 		}
@@ -523,15 +521,12 @@ func (d *discovery) readNested(ctx context.Context) error {
 		if len(todo) == 0 {
 			return nil
 		}
-		if level == maxNesting {
-			return fmt.Errorf("indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", maxNesting, todo[0])
+		if level == graph.MaxNesting {
+			return fmt.Errorf("indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", graph.MaxNesting, todo[0])
 		}
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.SetLimit(d.b.opts.Concurrency)
 		for _, dg := range todo {
-			d.mu.Lock()
-			d.read[dg] = true
-			d.mu.Unlock()
 			eg.Go(func() error {
 				doc, err := d.manifest(ectx, dg)
 				if errors.Is(err, backend.ErrNotFound) {

@@ -80,6 +80,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("ListTags", s.ListTags)
 	t.Run("LastLook", s.LastLook)
 	t.Run("Progress", s.Progress)
+	t.Run("NestingBound", s.NestingBound)
 	t.Run("Faults", s.Faults)
 	t.Run("BearerTokenOnce", s.BearerTokenOnce)
 	t.Run("Catalog", s.Catalog)
@@ -713,6 +714,33 @@ func (s Suite) Progress(t *testing.T) {
 		}
 	}
 	t.Fatalf("no progress line in %q", lines)
+}
+
+// NestingBound: indexes inside indexes are read down to graph.MaxNesting
+// levels; one level more is refused, as what it holds could not be
+// protected.
+func (s Suite) NestingBound(t *testing.T) {
+	r := s.Start(t, StartOptions{})
+	nest := func(levels int) v1.ImageIndex {
+		var idx v1.ImageIndex = mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: image(t, 95)})
+		for range levels {
+			idx = mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: idx})
+		}
+		return idx
+	}
+	for _, c := range []struct {
+		repo   string
+		levels int
+		ok     bool
+	}{{"deep", graph.MaxNesting, true}, {"too-deep", graph.MaxNesting + 1, false}} {
+		if err := remote.WriteIndex(ref(t, r, c.repo, "v1"), nest(c.levels)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := newBackend(t, r, c.repo, nil).Discover(context.Background(), backend.DiscoverOptions{})
+		if c.ok != (err == nil) || !c.ok && !strings.Contains(err.Error(), "nested more than") {
+			t.Errorf("%d levels below the tagged index: err = %v", c.levels, err)
+		}
+	}
 }
 
 // Faults: 503 bursts, 429 with Retry-After and dropped connections in
