@@ -722,7 +722,7 @@ func (s Suite) Progress(t *testing.T) {
 func (s Suite) NestingBound(t *testing.T) {
 	r := s.Start(t, StartOptions{})
 	nest := func(levels int) v1.ImageIndex {
-		var idx v1.ImageIndex = mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: image(t, 95)})
+		idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: image(t, 95)})
 		for range levels {
 			idx = mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: idx})
 		}
