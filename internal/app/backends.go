@@ -102,6 +102,7 @@ func (r *runner) backendFor(ctx context.Context, repo string) (backend.Backend, 
 			Concurrency:          s.Concurrency,
 			Insecure:             s.Insecure,
 			UntagWithPlaceholder: s.UntagWithPlaceholder,
+			Logf:                 r.p.Infof,
 		})
 	case familyDockerHub:
 		return newDockerHub(ctx, r, repo)

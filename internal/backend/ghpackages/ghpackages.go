@@ -68,6 +68,11 @@ type Options struct {
 	// UntagWithPlaceholder enables the untag workaround: point the tag at a
 	// tiny placeholder manifest, then delete the placeholder's version.
 	UntagWithPlaceholder bool
+	// Logf receives progress lines; nil discards them.
+	Logf func(format string, args ...any)
+	// ProgressEvery is how often reading many manifests logs how far it is
+	// (default backend.DefaultProgressEvery).
+	ProgressEvery time.Duration
 }
 
 // ParseRepository splits host/owner/package (host/owner/team/package gives
@@ -122,6 +127,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
 	api, err := transport.ParseAPIBase(opts.APIURL, "github backend: API URL", opts.Insecure)
 	if err != nil {
 		return nil, err
@@ -139,6 +147,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 			rate = DefaultDeleteRate
 		}
 		t = transport.New(transport.Options{DeleteRate: max(rate, 0), Insecure: opts.Insecure})
+		opts.Transport = t
 	}
 	client := &http.Client{Transport: t, CheckRedirect: transport.NoCrossOriginRedirect}
 	b := &Backend{opts: opts, client: client, api: api, ids: map[string]string{}}
@@ -391,6 +400,7 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	// kept indexes are what must be protected from an untagged sweep. When
 	// nothing can be deleted, nothing is read.
 	if matched || opts.Untagged {
+		b.opts.Logf("%s: %d versions listed; reading the %d tagged manifests", b.repository(), len(vs), len(tagged))
 		// Level by level: an index only another index names (an index of
 		// indexes) is read too, so a kept index protects its grandchildren.
 		read := map[string]bool{}

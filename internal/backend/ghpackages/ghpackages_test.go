@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -446,4 +447,35 @@ func TestConcurrentDeletes(t *testing.T) {
 	if got := e.fake.Digests("acme", "app"); !slices.Equal(got, want) {
 		t.Errorf("left %v, want %v", got, want)
 	}
+}
+
+// Reading many manifests says how far it is.
+func TestReadProgress(t *testing.T) {
+	e := newEnv(t)
+	e.fake.AddPackage(fake.Org, "acme", "app")
+	for i := range 20 {
+		e.fake.AddImage("acme", "app", fmt.Sprint("img-", i), []string{fmt.Sprint("pr-", i)}, time.Now())
+	}
+	e.fake.SetDelay(5 * time.Millisecond)
+	var mu sync.Mutex
+	var lines []string
+	o := e.opts("acme", "app")
+	o.Concurrency = 1
+	o.ProgressEvery = 10 * time.Millisecond
+	o.Logf = func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(f, a...))
+	}
+	if _, err := newBackend(t, e, o).Discover(context.Background(), backend.DiscoverOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range lines {
+		if strings.Contains(l, "/20 manifests read, ") {
+			return
+		}
+	}
+	t.Fatalf("no progress line in %q", lines)
 }

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -260,10 +262,14 @@ func isIndex(mt string) bool { return mt == mediaOCIIndex || mt == mediaDockerLi
 // records kinds, children, platforms and subjects in g.
 func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []string) error {
 	results := make([]readResult, len(digests))
+	var done atomic.Int64
+	defer backend.Progress(b.opts.Logf, b.opts.ProgressEvery, b.repository(), "manifests read", len(digests), &done,
+		func() time.Duration { return b.opts.Transport.Stats().Waited })()
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(b.opts.Concurrency)
 	for i, d := range digests {
 		eg.Go(func() error {
+			defer done.Add(1)
 			res, err := b.reg.getManifest(ctx, d)
 			results[i] = res
 			return err

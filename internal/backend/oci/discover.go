@@ -354,7 +354,8 @@ func invalidTagsWarning(invalid []string) string {
 
 func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
 	var done atomic.Int64
-	defer d.b.progress(len(tags), &done)()
+	defer backend.Progress(d.b.opts.Logf, d.b.opts.ProgressEvery, d.b.repo.Name(), "tags resolved", len(tags), &done,
+		func() time.Duration { return d.b.opts.Transport.Stats().Waited })()
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(d.b.opts.Concurrency)
 	for _, tag := range tags {
@@ -383,31 +384,6 @@ func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
 		})
 	}
 	return eg.Wait()
-}
-
-// progress logs how many of total tags are resolved every ProgressEvery
-// until the returned stop is called; a resolve shorter than that logs
-// nothing.
-func (b *Backend) progress(total int, done *atomic.Int64) (stop func()) {
-	start := time.Now()
-	waited0 := b.opts.Transport.Stats().Waited
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(b.opts.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				n := done.Load()
-				b.opts.Logf("%s: %d/%d tags resolved, %.0f/s, %s waiting on rate limits", b.repo.Name(), n, total,
-					float64(n)/time.Since(start).Seconds(), (b.opts.Transport.Stats().Waited - waited0).Round(time.Millisecond))
-			}
-		}
-	})
-	return func() { close(quit); wg.Wait() }
 }
 
 // subjectOfTag returns the subject digest a referrer tag names, and whether

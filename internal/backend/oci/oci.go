@@ -37,14 +37,12 @@ import (
 const (
 	DefaultMaxTags     = 1_000_000
 	DefaultConcurrency = 10
-	// DefaultProgressEvery matches apply's progress lines.
-	DefaultProgressEvery = 5 * time.Second
-	pageSize             = 1000 // distribution v3 clamps n to 1000
-	maxListBody          = 64 << 20
-	maxManifestBody      = 4 << 20 // distribution's own manifest limit
-	maxConfigBody        = 8 << 20
-	maxErrorBody         = 64 << 10
-	maxReferrerPages     = 100
+	pageSize           = 1000 // distribution v3 clamps n to 1000
+	maxListBody        = 64 << 20
+	maxManifestBody    = 4 << 20 // distribution's own manifest limit
+	maxConfigBody      = 8 << 20
+	maxErrorBody       = 64 << 10
+	maxReferrerPages   = 100
 )
 
 // Media types the resolve asks for. Never empty: without them an old
@@ -92,7 +90,7 @@ type Options struct {
 	// MaxTags bounds how many tags are listed (default 1,000,000).
 	MaxTags int
 	// ProgressEvery is how often a long resolve logs how far it is
-	// (default 5 s).
+	// (default backend.DefaultProgressEvery).
 	ProgressEvery time.Duration
 }
 
@@ -131,9 +129,6 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 	}
 	if opts.Transport == nil {
 		opts.Transport = transport.New(transport.Options{Insecure: opts.Insecure})
-	}
-	if opts.ProgressEvery <= 0 {
-		opts.ProgressEvery = DefaultProgressEvery
 	}
 	auth := opts.authenticator(r)
 	// One handshake: ping, then (for bearer) one token with pull, push and
