@@ -111,12 +111,6 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Owner == "" || opts.Package == "" || opts.Registry == "" {
 		return nil, errors.New("github backend: registry, owner and package are required")
 	}
-	if opts.Token == "" {
-		return nil, errors.New("github backend: no token: pass `github-token` (default `${{ github.token }}`)")
-	}
-	if opts.APIURL == "" {
-		opts.APIURL = DefaultAPIURL
-	}
 	if opts.RegistryScheme == "" {
 		// Loopback registries (tests, the fake) speak plain HTTP.
 		opts.RegistryScheme = "https"
@@ -127,10 +121,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
-	}
-	api, err := transport.ParseAPIBase(opts.APIURL, "github backend: API URL", opts.Insecure)
+	b, err := newAPI(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,19 +131,8 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.RegistryScheme == "http" && !transport.IsLoopback(opts.Registry) && !opts.Insecure {
 		return nil, fmt.Errorf("github backend: refusing plain HTTP to registry %s (set `insecure` to allow)", opts.Registry)
 	}
-	t := opts.Transport
-	if t == nil {
-		rate := opts.DeleteRate
-		if rate == 0 {
-			rate = DefaultDeleteRate
-		}
-		t = transport.New(transport.Options{DeleteRate: max(rate, 0), Insecure: opts.Insecure})
-		opts.Transport = t
-	}
-	client := &http.Client{Transport: t, CheckRedirect: transport.NoCrossOriginRedirect}
-	b := &Backend{opts: opts, client: client, api: api, ids: map[string]string{}}
 	b.reg = &registry{
-		client: client,
+		client: b.client,
 		base:   &url.URL{Scheme: opts.RegistryScheme, Host: opts.Registry},
 		name:   strings.ToLower(opts.Owner + "/" + opts.Package),
 		token:  opts.Token,
@@ -162,6 +142,33 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// newAPI checks the token and the API URL and returns a Backend that can
+// call the REST API, on opts.Transport or a new one paced at DeleteRate.
+func newAPI(opts Options) (*Backend, error) {
+	if opts.Token == "" {
+		return nil, errors.New("github backend: no token: pass `github-token` (default `${{ github.token }}`)")
+	}
+	if opts.APIURL == "" {
+		opts.APIURL = DefaultAPIURL
+	}
+	api, err := transport.ParseAPIBase(opts.APIURL, "github backend: API URL", opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Transport == nil {
+		rate := opts.DeleteRate
+		if rate == 0 {
+			rate = DefaultDeleteRate
+		}
+		opts.Transport = transport.New(transport.Options{DeleteRate: max(rate, 0), Insecure: opts.Insecure})
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	client := &http.Client{Transport: opts.Transport, CheckRedirect: transport.NoCrossOriginRedirect}
+	return &Backend{opts: opts, client: client, api: api, ids: map[string]string{}}, nil
 }
 
 // Name implements backend.Backend.

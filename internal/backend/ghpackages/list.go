@@ -17,27 +17,16 @@ import (
 // contain "/"), for a wildcard repository: GET
 // /orgs/{owner}/packages?package_type=container&per_page=100, then
 // /users/{owner}/packages... when the owner is not an org, following Link
-// rel="next". Only Owner, Token, APIURL, Transport and Insecure of opts are
-// used. Requests: ceil(packages/100), plus one for a user owner.
+// rel="next". Of opts, Owner, Token, APIURL, Transport and Insecure are
+// what matters. Requests: ceil(packages/100), plus one for a user owner.
 func ListPackages(ctx context.Context, opts Options) ([]string, error) {
 	if opts.Owner == "" {
 		return nil, errors.New("github backend: an owner is required to list packages")
 	}
-	if opts.Token == "" {
-		return nil, errors.New("github backend: no token: pass `github-token` (default `${{ github.token }}`)")
-	}
-	if opts.APIURL == "" {
-		opts.APIURL = DefaultAPIURL
-	}
-	api, err := transport.ParseAPIBase(opts.APIURL, "github backend: API URL", opts.Insecure)
+	b, err := newAPI(opts)
 	if err != nil {
 		return nil, err
 	}
-	t := opts.Transport
-	if t == nil {
-		t = transport.New(transport.Options{Insecure: opts.Insecure})
-	}
-	b := &Backend{opts: opts, client: &http.Client{Transport: t, CheckRedirect: transport.NoCrossOriginRedirect}, api: api}
 	var last error
 	for _, kind := range []string{"orgs", "users"} {
 		names, err := b.listPackages(ctx, "/"+kind+"/"+url.PathEscape(opts.Owner)+"/packages")
