@@ -204,7 +204,13 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 			if err != nil {
 				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
 			}
-			return pl.Intersect(plan.Build(refresh(g, current), pol, now)), nil
+			fresh := refresh(g, current)
+			if nr, ok := b.(backend.NewReader); ok {
+				if err := nr.ReadNew(ctx, fresh); err != nil {
+					return nil, fmt.Errorf("read what appeared in %s before deleting: %w", repo, err)
+				}
+			}
+			return pl.Intersect(plan.Build(fresh, pol, now)), nil
 		}
 	}
 	applyStart = time.Now()

@@ -36,6 +36,15 @@ type Backend interface {
 	Untag(ctx context.Context, tag string, m *graph.Manifest) error
 }
 
+// NewReader is implemented by backends whose listing before deleting can
+// name manifests discovery never read (GitHub Packages: a version pushed
+// during the run). ReadNew adds them to g, which holds the fresh listing's
+// tags, and reads what they name, so that a new index protects its
+// children at the re-check; it finishes g again.
+type NewReader interface {
+	ReadNew(ctx context.Context, g *graph.Graph) error
+}
+
 // DiscoverOptions say what the plan will need to know beyond tag -> digest.
 type DiscoverOptions struct {
 	// Match reports whether a tag is one the policy might delete. Backends

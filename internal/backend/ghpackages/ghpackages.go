@@ -5,8 +5,9 @@
 // learn which untagged versions are children of a multi-arch index.
 //
 // Requests per run: 1 (org package) or 2 (user package) to find the owner
-// kind, ceil(versions/100) to list, one GET per tagged manifest (plus one
-// token exchange) to find index children, one DELETE per deleted version.
+// kind, ceil(versions/100) to list, one GET per tagged manifest and per
+// untagged version no index describes (plus one token exchange) to find
+// index children, one DELETE per deleted version.
 package ghpackages
 
 import (
@@ -98,8 +99,9 @@ type Backend struct {
 	pkgPath string // /{orgs|users}/{owner}/packages/container/{pkg%2F...}, escaped
 	reg     *registry
 
-	mu  sync.Mutex
-	ids map[string]string // digest -> version id, from the last listing
+	mu    sync.Mutex
+	ids   map[string]string // digest -> version id, from the last listing
+	known []apiVersion      // the last listing
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -339,6 +341,7 @@ func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
 	for _, v := range all {
 		b.ids[v.Name] = strconv.FormatInt(v.ID, 10)
 	}
+	b.known = all
 	b.mu.Unlock()
 	return all, nil
 }
@@ -403,34 +406,105 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 			tagged = append(tagged, v.Name)
 		}
 	}
-	// Every tagged manifest is read, not only matching ones: the children of
-	// kept indexes are what must be protected from an untagged sweep. When
-	// nothing can be deleted, nothing is read.
+	// Every tagged manifest is read, not only matching ones, and then every
+	// version whose kind is still unknown: on GHCR an untagged version may
+	// be an index (a build whose tag moved on, one pushed by digest), and
+	// its children are what must be protected from an untagged sweep.
+	// Children an index already describes as images are not read again.
+	// When nothing can be deleted, nothing is read.
 	if matched || opts.Untagged {
-		b.opts.Logf("%s: %d versions listed; reading the %d tagged manifests", b.repository(), len(vs), len(tagged))
-		// Level by level: an index only another index names (an index of
-		// indexes) is read too, so a kept index protects its grandchildren.
-		read := map[string]bool{}
-		for level, todo := 0, tagged; len(todo) > 0; level++ {
-			if level > graph.MaxNesting {
-				return nil, fmt.Errorf("discover %s: indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", b.repository(), graph.MaxNesting, todo[0])
-			}
-			for _, d := range todo {
-				read[d] = true
-			}
-			if err := b.readManifests(ctx, g, todo); err != nil {
-				return nil, err
-			}
-			todo = nil
-			for _, d := range g.SortedDigests() {
-				if m := g.Manifests[d]; !read[d] && m.Kind == graph.KindIndex {
-					todo = append(todo, d)
-				}
-			}
+		b.opts.Logf("%s: %d versions listed; reading the %d tagged manifests and every untagged index", b.repository(), len(vs), len(tagged))
+		if err := b.readGraph(ctx, g, tagged, map[string]bool{}); err != nil {
+			return nil, err
 		}
 	}
 	g.Finish()
 	return g, nil
+}
+
+// readGraph reads roots, then level by level every index they name (an
+// index of indexes, so a kept index protects its grandchildren) and every
+// listed version whose kind is still unknown (an untagged index), skipping
+// what read already holds. Nesting deeper than graph.MaxNesting below a
+// root is refused, as what it holds could not be known.
+func (b *Backend) readGraph(ctx context.Context, g *graph.Graph, roots []string, read map[string]bool) error {
+	depth := map[string]int{}
+	todo := roots
+	if len(todo) == 0 {
+		todo = b.unread(g, read)
+	}
+	for len(todo) > 0 {
+		for _, d := range todo {
+			read[d] = true
+		}
+		if err := b.readManifests(ctx, g, todo); err != nil {
+			return err
+		}
+		for _, d := range todo {
+			for _, c := range g.Manifests[d].Children {
+				if cd, ok := depth[c]; !ok || cd > depth[d]+1 {
+					depth[c] = depth[d] + 1
+				}
+			}
+		}
+		todo = b.unread(g, read)
+		for _, d := range todo {
+			if depth[d] > graph.MaxNesting {
+				return fmt.Errorf("discover %s: indexes nested more than %d deep (%s); refusing to go on, as what they hold cannot be known", b.repository(), graph.MaxNesting, d)
+			}
+		}
+	}
+	return nil
+}
+
+// unread lists, sorted, the manifests readGraph must still read: indexes,
+// and listed versions of unknown kind.
+func (b *Backend) unread(g *graph.Graph, read map[string]bool) []string {
+	var todo []string
+	for _, d := range g.SortedDigests() {
+		m := g.Manifests[d]
+		if !read[d] && (m.Kind == graph.KindIndex || m.Listed && m.Kind == graph.KindUnknown) {
+			todo = append(todo, d)
+		}
+	}
+	return todo
+}
+
+// ReadNew implements backend.NewReader: the versions of the last listing
+// that g does not hold (pushed during the run) are added to g and read,
+// with every index they name, so that the re-check before deleting sees
+// what a new index protects. g is finished again.
+func (b *Backend) ReadNew(ctx context.Context, g *graph.Graph) error {
+	b.mu.Lock()
+	vs := b.known
+	b.mu.Unlock()
+	// What discovery listed or read is known; a tag now naming a digest
+	// never seen has only an empty manifest in g.
+	read := map[string]bool{}
+	for d, m := range g.Manifests {
+		read[d] = m.Listed || m.Kind != graph.KindUnknown
+	}
+	var fresh []string
+	for _, v := range vs {
+		if !strings.HasPrefix(v.Name, "sha256:") {
+			continue
+		}
+		m := g.Manifest(v.Name)
+		if !m.Listed {
+			m.Listed, m.ID, m.Created = true, strconv.FormatInt(v.ID, 10), v.CreatedAt
+		}
+		if !read[v.Name] {
+			fresh = append(fresh, v.Name)
+		}
+	}
+	if len(fresh) > 0 {
+		b.opts.Logf("%s: %d versions appeared during the run; reading them", b.repository(), len(fresh))
+		if err := b.readGraph(ctx, g, fresh, read); err != nil {
+			return err
+		}
+	}
+	g.Finish()
+	return nil
 }
 
 // cosignTag recognises sha256-<hex>[.sig|.att|.sbom] tags.
