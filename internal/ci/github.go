@@ -41,13 +41,25 @@ func (g *GitHub) Name() string { return "github" }
 // a `run:` step (GITHUB_ACTIONS is set there too) gets no INPUT_*, and
 // ignoring its REGSWEEP_DRY_RUN would turn a dry run into a real one.
 func (g *GitHub) Lookup(name string) (string, bool) {
+	input, _, env, _ := g.Layers(name)
+	if input != "" {
+		return input, true
+	}
+	return env, env != ""
+}
+
+// Layers implements Layered: INPUT_<NAME> (dashes kept, then as
+// underscores) and REGSWEEP_<NAME>, each with the variable it came from.
+func (g *GitHub) Layers(name string) (input, inputVar, env, envVar string) {
 	up := strings.ToUpper(name)
 	for _, k := range []string{"INPUT_" + up, "INPUT_" + strings.ReplaceAll(up, "-", "_")} {
-		if v := g.env(k); v != "" {
-			return v, true
+		if v := g.env(k); strings.TrimSpace(v) != "" {
+			input, inputVar = v, k
+			break
 		}
 	}
-	return lookupEnv(g.env, "REGSWEEP_", name)
+	env, envVar = lookupEnvVar(g.env, "REGSWEEP_", name)
+	return input, inputVar, env, envVar
 }
 
 // Default supplies github-token from GITHUB_TOKEN when a workflow passes it

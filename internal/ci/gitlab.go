@@ -59,6 +59,12 @@ func (g *GitLab) Default(name string) (string, bool) {
 	return v, v != ""
 }
 
+// CredentialHost implements CredentialScoper: the job's credentials are for
+// CI_REGISTRY exactly (host and port), whatever CI_REGISTRY_IMAGE says.
+func (g *GitLab) CredentialHost() string {
+	return strings.ToLower(strings.TrimSpace(g.env("CI_REGISTRY")))
+}
+
 // Mask does nothing: GitLab masks masked variables itself, and printing the
 // secret to register it would put it in the log.
 func (g *GitLab) Mask(string) {}
@@ -151,13 +157,19 @@ func (g *GitLab) Errorf(format string, args ...any) {
 // lookupEnv reads prefix+NAME with dashes as underscores, then with dashes
 // kept; empty counts as unset.
 func lookupEnv(env func(string) string, prefix, name string) (string, bool) {
+	v, _ := lookupEnvVar(env, prefix, name)
+	return v, v != ""
+}
+
+// lookupEnvVar is lookupEnv that also names the variable it read.
+func lookupEnvVar(env func(string) string, prefix, name string) (value, key string) {
 	up := strings.ToUpper(name)
 	for _, k := range []string{prefix + strings.ReplaceAll(up, "-", "_"), prefix + up} {
 		if v := env(k); v != "" {
-			return v, true
+			return v, k
 		}
 	}
-	return "", false
+	return "", ""
 }
 
 // renderDotenv writes outputs as sorted KEY=value lines.

@@ -28,3 +28,20 @@ type Provider interface {
 	Warningf(format string, args ...any)
 	Errorf(format string, args ...any)
 }
+
+// CredentialScoper is implemented by providers whose default credentials
+// (Default("username"), Default("password")) belong to one registry: they
+// are sent only to repositories on CredentialHost, and never when it is "".
+type CredentialScoper interface {
+	CredentialHost() string
+}
+
+// Layered is implemented by providers that read a setting from two places
+// a user may both fill: GitHub's INPUT_* (which the runner always fills with
+// action.yml's default) and REGSWEEP_*. Lookup returns the first; the
+// settings package uses Layers to tell a default from a real conflict.
+type Layered interface {
+	// Layers returns the input's value and its variable name, and the
+	// REGSWEEP_* value and its name; empty values count as unset.
+	Layers(name string) (input, inputVar, env, envVar string)
+}

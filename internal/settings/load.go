@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
@@ -64,7 +65,7 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	if err != nil {
 		return nil, err
 	}
-	r := &resolver{defs: defs, flags: flags, p: p, sources: map[string]Source{}}
+	r := &resolver{defs: defs, flags: flags, p: p, sources: map[string]Source{}, conflicts: map[string]error{}, notes: map[string]string{}}
 
 	// go-envconfig reads a struct built from the table (one string field per
 	// setting, tagged with its env stem) through a lookuper that maps the
@@ -85,6 +86,14 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	sv := reflect.ValueOf(s).Elem()
 	regex := r.useRegex()
 	var errs []error
+	for _, d := range defs {
+		if err, ok := r.conflicts[d.Name]; ok {
+			errs = append(errs, err)
+		}
+		if n, ok := r.notes[d.Name]; ok {
+			p.Infof("%s", n)
+		}
+	}
 	for i, d := range defs {
 		v := strings.TrimSpace(raw.Elem().Field(i).String())
 		if d.Kind == KindList && len(SplitList(v, true)) == 0 {
@@ -220,6 +229,11 @@ type resolver struct {
 	flags   map[string]string
 	p       ci.Provider
 	sources map[string]Source
+	// conflicts are settings set twice to different values (see layered);
+	// notes say which of two values was taken, and why.
+	// Keyed by setting name: a setting may be resolved more than once.
+	conflicts map[string]error
+	notes     map[string]string
 }
 
 func (r *resolver) lookupEnv(key string) (string, bool) {
@@ -244,6 +258,9 @@ func (r *resolver) resolve(d Definition) (string, Source) {
 	if v := strings.TrimSpace(r.flags[d.Name]); v != "" {
 		return v, SourceFlag
 	}
+	if v, ok := r.layered(d); ok {
+		return v, SourceCI
+	}
 	if v, ok := r.p.Lookup(d.Name); ok && strings.TrimSpace(v) != "" {
 		return v, SourceCI
 	}
@@ -254,6 +271,58 @@ func (r *resolver) resolve(d Definition) (string, Source) {
 		return d.Default, SourceDefault
 	}
 	return "", SourceUnset
+}
+
+// layered settles a setting a provider reads from two places (GitHub's
+// INPUT_* and REGSWEEP_*) when both are set and differ. The runner fills
+// every INPUT_* from action.yml's default, so an input equal to that default
+// says nothing: the explicit REGSWEEP_* wins (REGSWEEP_DRY_RUN=true beside
+// the default INPUT_DRY-RUN=false is a dry run). An input that differs from
+// its default was written by the user, and two different values for one
+// setting stop the run (recorded in r.conflicts, exit 2): guessing could
+// turn a dry run into a real one. ok=false leaves it to Lookup.
+func (r *resolver) layered(d Definition) (string, bool) {
+	lp, ok := r.p.(ci.Layered)
+	if !ok {
+		return "", false
+	}
+	input, inputVar, env, envVar := lp.Layers(d.Name)
+	if strings.TrimSpace(input) == "" || strings.TrimSpace(env) == "" || sameValue(d, input, env) {
+		return "", false
+	}
+	if sameValue(d, input, d.actionDefault()) {
+		r.notes[d.Name] = fmt.Sprintf("%s: using %s; %s only carries action.yml's default", d.Name, envVar, inputVar)
+		return env, true
+	}
+	msg := fmt.Sprintf("is set twice, to different values: %s=%s (the step's with:) and %s=%s; remove one of them", inputVar, input, envVar, env)
+	if d.Secret {
+		msg = fmt.Sprintf("is set twice, to different values: %s (the step's with:) and %s; remove one of them", inputVar, envVar)
+	}
+	r.conflicts[d.Name] = &Error{Input: d.Name, Msg: msg}
+	return "", false
+}
+
+// sameValue compares two texts as values of d: "false" and "no" are the
+// same boolean, " 3" and "3" the same number.
+func sameValue(d Definition, a, b string) bool {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	switch d.Kind {
+	case KindBool:
+		x, errA := parseBool(a)
+		y, errB := parseBool(b)
+		if errA == nil && errB == nil {
+			return x == y
+		}
+	case KindInt:
+		x, errA := strconv.Atoi(a)
+		y, errB := strconv.Atoi(b)
+		if errA == nil && errB == nil {
+			return x == y
+		}
+	case KindEnum:
+		return strings.EqualFold(a, b)
+	}
+	return a == b
 }
 
 // useRegex peeks at use-regex before lists are split: it decides whether
@@ -267,17 +336,16 @@ func (r *resolver) useRegex() bool {
 
 // scopeCIDefaultCredentials keeps credentials the CI supplied (GitLab's
 // CI_REGISTRY_USER/PASSWORD, CI_JOB_TOKEN) for the CI's own registry: they
-// are dropped unless every repository is on the host of the CI's default
-// repository, so a job token is never sent to another registry.
+// are dropped unless every repository is on the provider's credential host
+// (GitLab's CI_REGISTRY, not the host of CI_REGISTRY_IMAGE, which a job may
+// override), so a job token is never sent to another registry.
 func (r *resolver) scopeCIDefaultCredentials(s *Settings) {
 	if r.sources["username"] != SourceCIDef && r.sources["password"] != SourceCIDef {
 		return
 	}
 	host := ""
-	if v, ok := r.p.Default("repository"); ok {
-		if repo, err := ParseRepository(strings.TrimSpace(v)); err == nil {
-			host = RepositoryHost(repo)
-		}
+	if sc, ok := r.p.(ci.CredentialScoper); ok {
+		host = normalizeRegistry(strings.ToLower(sc.CredentialHost()))
 	}
 	for _, repo := range s.Repositories {
 		if host == "" || RepositoryHost(repo) != host {

@@ -61,6 +61,14 @@ func TestLoadErrors(t *testing.T) {
 			`input "repository": "https://ghcr.io/o/app" is not a repository: drop the scheme (use host[:port]/path, e.g. registry.example.com/team/app)`},
 		{"repository bare host", with("INPUT_REPOSITORY", "localhost:5000"), nil, "repository",
 			`input "repository": "localhost:5000" names a registry, not a repository: add the path (use host[:port]/path, e.g. registry.example.com/team/app), or localhost:5000/* for every repository`},
+		{"repository with credentials", with("INPUT_REPOSITORY", "user:s3cr3t@registry.example.com/app"), nil, "repository",
+			`input "repository": "***@registry.example.com/app" is not a repository: credentials do not belong in it; drop them and set username and password (the password from a secret)`},
+		{"repository with credentials and scheme", with("INPUT_REPOSITORY", "https://user:s3cr3t@registry.example.com/app"), nil, "repository",
+			`input "repository": "https://***@registry.example.com/app" is not a repository: credentials do not belong in it`},
+		{"repository with a token as user", with("INPUT_REPOSITORY", "ghp_s3cr3t@ghcr.io/o/app"), nil, "repository",
+			`input "repository": "***@ghcr.io/o/app" is not a repository: credentials do not belong in it`},
+		{"repository image and tag", with("INPUT_REPOSITORY", "app:pr-1"), nil, "repository",
+			`input "repository": "app:pr-1" is not a repository: "pr-1" is a tag, and tags are chosen with tags (set repository to app with its registry host, e.g. registry.example.com/team/app, and tags to pr-1)`},
 		{"repository mid wildcard", with("INPUT_REPOSITORY", "ghcr.io/o/*/x"), nil, "repository",
 			`input "repository": "ghcr.io/o/*/x" is not a repository: a wildcard is only allowed as a trailing /* (use host[:port]/path, e.g. registry.example.com/team/app)`},
 		{"repository double slash", with("INPUT_REPOSITORY", "ghcr.io/o//x"), nil, "repository",
@@ -110,6 +118,9 @@ func TestLoadErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(se.Error(), tt.want) {
 				t.Errorf("message\n got %s\nwant %s", se.Error(), tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the secret is in the message: %s", err)
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("one error, one line: %q", err.Error())
@@ -339,5 +350,91 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		if !strings.Contains(u, "--"+d.Name+" ") && !strings.Contains(u, "--"+d.Name+"\n") {
 			t.Errorf("--help lacks --%s", d.Name)
 		}
+	}
+}
+
+// TestLoadInputDefaultVersusEnv: inside the action the runner sets every
+// INPUT_* that action.yml gives a default, so an explicit REGSWEEP_* beside
+// an input equal to its default wins; two values the user wrote conflict
+// and stop the run (exit 2), never silently picking the real deletion.
+func TestLoadInputDefaultVersusEnv(t *testing.T) {
+	base := func(kv ...string) map[string]string {
+		m := map[string]string{"GITHUB_ACTIONS": "true", "INPUT_REPOSITORY": "registry.example.com/app", "INPUT_TAGS": "pr-*",
+			"INPUT_DRY-RUN": "false", "INPUT_CONCURRENCY": "16", "INPUT_BACKEND": "auto", "INPUT_GITHUB-TOKEN": "ghs_default"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	t.Run("explicit env beats the action default", func(t *testing.T) {
+		s, log, err := load(t, base("REGSWEEP_DRY_RUN", "true", "REGSWEEP_CONCURRENCY", "4", "REGSWEEP_BACKEND", "oci"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.DryRun || s.Concurrency != 4 || s.Backend != "oci" {
+			t.Errorf("dry-run %v concurrency %d backend %q: REGSWEEP_* lost to action.yml's defaults", s.DryRun, s.Concurrency, s.Backend)
+		}
+		if !strings.Contains(log, "dry-run: using REGSWEEP_DRY_RUN; INPUT_DRY-RUN only carries action.yml's default") {
+			t.Errorf("log does not say which value was taken:\n%s", log)
+		}
+	})
+	t.Run("same value twice is no conflict", func(t *testing.T) {
+		s, _, err := load(t, base("REGSWEEP_DRY_RUN", "no", "REGSWEEP_TAGS", "pr-*"))
+		if err != nil || s.DryRun {
+			t.Fatalf("err %v, dry-run %v", err, s != nil && s.DryRun)
+		}
+	})
+	conflicts := []struct {
+		name  string
+		env   map[string]string
+		input string
+		want  string
+	}{
+		{"input written by the user", base("INPUT_DRY-RUN", "true", "REGSWEEP_DRY_RUN", "false"), "dry-run",
+			`input "dry-run" is set twice, to different values: INPUT_DRY-RUN=true (the step's with:) and REGSWEEP_DRY_RUN=false; remove one of them`},
+		{"list", base("REGSWEEP_TAGS", "rc-*"), "tags",
+			`input "tags" is set twice, to different values: INPUT_TAGS=pr-* (the step's with:) and REGSWEEP_TAGS=rc-*; remove one of them`},
+		{"secret values are not shown", base("REGSWEEP_GITHUB_TOKEN", "ghp_other"), "github-token",
+			`input "github-token" is set twice, to different values: INPUT_GITHUB-TOKEN (the step's with:) and REGSWEEP_GITHUB_TOKEN; remove one of them`},
+	}
+	for _, tt := range conflicts {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := load(t, tt.env)
+			var se *Error
+			if !errors.As(err, &se) || se.Input != tt.input || err.Error() != tt.want {
+				t.Fatalf("err = %v\nwant %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "ghp_other") || strings.Contains(err.Error(), "ghs_default") {
+				t.Errorf("secret in the message: %s", err)
+			}
+		})
+	}
+}
+
+// TestLoadGitLabCredentialScope: the job's credentials go to CI_REGISTRY
+// exactly (host and port), not to the host of CI_REGISTRY_IMAGE.
+func TestLoadGitLabCredentialScope(t *testing.T) {
+	tests := []struct {
+		name, registry, image, repo string
+		keep                        bool
+	}{
+		{"image elsewhere", "registry.gitlab.com", "mirror.example.com/g/p", "", false},
+		{"same host, with port", "registry.example.com:5050", "registry.example.com:5050/g/p", "", true},
+		{"same host, other port", "registry.example.com:5050", "registry.example.com:5050/g/p", "registry.example.com/g/p", false},
+		{"case differs", "Registry.Example.com", "registry.example.com/g/p", "", true},
+		{"no CI_REGISTRY", "", "registry.example.com/g/p", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := map[string]string{"GITLAB_CI": "true", "CI_REGISTRY": tt.registry, "CI_REGISTRY_IMAGE": tt.image,
+				"CI_JOB_TOKEN": "glcbt-x", "REGSWEEP_TAGS": "mr-7", "REGSWEEP_REPOSITORY": tt.repo}
+			s, log, err := load(t, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := s.Password != ""; kept != tt.keep {
+				t.Errorf("job token kept = %v, want %v (log %q)", kept, tt.keep, log)
+			}
+		})
 	}
 }

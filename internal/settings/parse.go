@@ -128,11 +128,16 @@ const dockerHub = "docker.io"
 // "docker.io/library/alpine", "ns/app" -> "docker.io/ns/app"). A trailing
 // "/*" (every repository below a path or a whole registry) is kept.
 func ParseRepository(s string) (string, error) {
-	orig := s
 	s = strings.TrimSpace(s)
 	hint := "use host[:port]/path, e.g. registry.example.com/team/app"
 	if s == "" {
 		return "", fmt.Errorf("an empty repository (%s)", hint)
+	}
+	// Every message quotes the repository with any credentials in it
+	// masked: the error reaches the log before anything could mask them.
+	orig, hasCreds := maskCredentials(s)
+	if hasCreds {
+		return "", fmt.Errorf("%q is not a repository: credentials do not belong in it; drop them and set username and password (the password from a secret) (%s)", orig, hint)
 	}
 	if strings.Contains(s, "://") {
 		return "", fmt.Errorf("%q is not a repository: drop the scheme (%s)", orig, hint)
@@ -142,6 +147,17 @@ func ParseRepository(s string) (string, error) {
 	}
 	if last := s[strings.LastIndex(s, "/")+1:]; strings.Contains(last, ":") && strings.Contains(s, "/") {
 		return "", fmt.Errorf("%q is not a repository: drop the tag (%s; tags are chosen with tags)", orig, hint)
+	}
+	if !strings.Contains(s, "/") {
+		if name, tag, ok := strings.Cut(s, ":"); ok && !isPort(tag) {
+			// "app:pr-1": a port is digits, so this is an image and its tag.
+			return "", fmt.Errorf("%q is not a repository: %q is a tag, and tags are chosen with tags (set repository to %s with its registry host, e.g. registry.example.com/team/%s, and tags to %s)", orig, tag, name, name, tag)
+		}
+	}
+	// Host names are case-insensitive: "LOCALHOST:5000" is loopback and
+	// "Registry.Example.com" is the same registry as its lowercase form.
+	if first, rest, ok := strings.Cut(s, "/"); ok && looksLikeHost(first) {
+		s = strings.ToLower(first) + "/" + rest
 	}
 	if rest, ok := strings.CutSuffix(s, "/*"); ok {
 		if !strings.Contains(rest, "/") && looksLikeHost(rest) {
@@ -187,7 +203,40 @@ var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`
 // looksLikeHost tells a registry host from a Docker Hub namespace, the way
 // Docker does: a dot, a port or "localhost".
 func looksLikeHost(s string) bool {
-	return strings.ContainsAny(s, ".:") || s == "localhost"
+	return strings.ContainsAny(s, ".:") || strings.EqualFold(s, "localhost")
+}
+
+// isPort reports whether s is a port number (digits only).
+func isPort(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// maskCredentials returns s with any user information before the host
+// ("user:secret@host/app", "https://token@host/app") replaced by "***", and
+// whether there was any. A digest's "@" comes after the path, never before
+// the first "/".
+func maskCredentials(s string) (string, bool) {
+	scheme, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	host := rest
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		host = rest[:i]
+	}
+	at := strings.LastIndexByte(host, '@')
+	if at < 0 {
+		return s, false
+	}
+	return scheme + "***" + rest[at:], true
 }
 
 func normalizeRegistry(r string) string {

@@ -95,6 +95,12 @@ func TestParseRepository(t *testing.T) {
 		{"docker.io/myns/*", "docker.io/myns/*"},
 		{"docker.io/library/*", "docker.io/library/*"},
 		{"  ghcr.io/o/app  ", "ghcr.io/o/app"},
+		{"LOCALHOST:5000/app", "localhost:5000/app"},
+		{"LocalHost/app", "localhost/app"},
+		{"Registry.Example.COM/team/app", "registry.example.com/team/app"},
+		{"Docker.IO/ns/app", "docker.io/ns/app"},
+		{"GHCR.io/o/*", "ghcr.io/o/*"},
+		{"LOCALHOST:5000/*", "localhost:5000/*"},
 	}
 	for _, tt := range tests {
 		got, err := ParseRepository(tt.in)
@@ -102,7 +108,7 @@ func TestParseRepository(t *testing.T) {
 			t.Errorf("ParseRepository(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"", "Foo/Bar", "a//b", "x/", "ghcr.io/o/app:tag", "ghcr.io/o/app@sha256:00", "*", "host.com", "ghcr.io/*/x", "http://h/x", "h.io/a b"} {
+	for _, bad := range []string{"", "Foo/Bar", "a//b", "x/", "ghcr.io/o/app:tag", "ghcr.io/o/app@sha256:00", "*", "host.com", "ghcr.io/*/x", "http://h/x", "h.io/a b", "app:pr-1", "u:p@h.io/a", "u@h.io/a/*"} {
 		if got, err := ParseRepository(bad); err == nil {
 			t.Errorf("ParseRepository(%q) = %q, want an error", bad, got)
 		}
