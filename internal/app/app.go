@@ -215,42 +215,12 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 	}
 	applyStart = time.Now()
 	out.Result = apply.Run(ctx, b, g, pl, opts)
-	if !r.s.DryRun && r.s.Recheck {
+	if !r.s.DryRun {
+		// Whatever recheck says: a registry may keep a deleted manifest's
+		// tags, and a run must not end 0 with a swept tag still resolving.
 		r.confirmRemovedTags(ctx, b, g, out.Result)
 	}
 	return out
-}
-
-// confirmRemovedTags lists the tags once more after deleting, so that the
-// record names only tags that are really gone: a planned tag moved to
-// another image during the run survived, and must not be reported deleted.
-func (r *runner) confirmRemovedTags(ctx context.Context, b backend.Backend, g *graph.Graph, res *apply.Result) {
-	var gone bool
-	for _, rec := range res.Records {
-		gone = gone || rec.Op.Kind == plan.OpDelete && rec.Outcome.Gone() && len(rec.Tags) > 0
-	}
-	if !gone || ctx.Err() != nil {
-		return
-	}
-	current, err := b.ListTags(ctx)
-	if err != nil {
-		r.p.Warningf("%s: could not list the tags after deleting to confirm which are gone: %s", g.Repository, err)
-		return
-	}
-	for i, rec := range res.Records {
-		if rec.Op.Kind != plan.OpDelete || !rec.Outcome.Gone() || rec.Tags == nil {
-			continue
-		}
-		kept := make([]string, 0, len(rec.Tags))
-		for _, t := range rec.Tags {
-			if _, still := current[t]; still {
-				r.p.Infof("%s: tag %s still exists (it moved to another image during the run); not reported as deleted", g.Repository, t)
-				continue
-			}
-			kept = append(kept, t)
-		}
-		res.Records[i].Tags = kept
-	}
 }
 
 // refresh returns a copy of g whose tags are the current listing. Manifests

@@ -45,6 +45,15 @@ type NewReader interface {
 	ReadNew(ctx context.Context, g *graph.Graph) error
 }
 
+// TagResolver is implemented by backends whose tag listing carries no
+// digests (graph.Capabilities.ListsDigests false): it says which manifest one
+// tag names now, or an error matching ErrNotFound when the tag is gone.
+// After deleting, it tells a tag that outlived its manifest (some registries
+// keep a tag readable after its digest is deleted) from one that moved.
+type TagResolver interface {
+	ResolveTag(ctx context.Context, tag string) (digest string, err error)
+}
+
 // DiscoverOptions say what the plan will need to know beyond tag -> digest.
 type DiscoverOptions struct {
 	// Match reports whether a tag is one the policy might delete. Backends

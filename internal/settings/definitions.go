@@ -90,7 +90,7 @@ func Definitions() []Definition {
 		{Name: "backend", Field: "Backend", Kind: KindEnum, Default: "auto", Values: []string{"auto", "oci", "github", "dockerhub"},
 			Help: "Registry API to use: `auto` (from the host), `oci`, `github` (GitHub Packages) or `dockerhub`."},
 		{Name: "recheck", Field: "Recheck", Kind: KindBool, Default: "true",
-			Help: "Look again before deleting: list the tags a second time and resolve the tags that keep images last, so one pushed or moved onto a doomed image during the run saves it; after deleting, list once more so the record names only tags really gone (`false`: one listing, trusted)."},
+			Help: "Look again before deleting: list the tags a second time and resolve the tags that keep images last, so one pushed or moved onto a doomed image during the run saves it (`false`: one listing, trusted). Either way, after deleting the tags are listed once more so the record names only tags really gone, and a tag the registry kept on a deleted manifest is removed by tag."},
 		{Name: "ghcr-untag-workaround", Field: "UntagWithPlaceholder", Kind: KindBool, Default: "false",
 			Help: "On ghcr.io, remove a tag that shares its image with a kept tag by moving it to a placeholder image (GitHub cannot untag)."},
 		{Name: "json", Field: "JSON", Kind: KindBool, Default: "false", CLIOnly: true,

@@ -84,6 +84,24 @@ func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) erro
 	return classify("untag "+tag, he)
 }
 
+var _ backend.TagResolver = (*Backend)(nil)
+
+// ResolveTag implements backend.TagResolver: one HEAD (GET where the
+// registry gives no digest).
+func (b *Backend) ResolveTag(ctx context.Context, tag string) (string, error) {
+	if !ValidTag(tag) {
+		return "", fmt.Errorf("resolve %q: not a valid tag", clip(tag))
+	}
+	r, err := b.resolveTag(ctx, tag)
+	if errors.Is(err, errTagGone) {
+		return "", fmt.Errorf("resolve %s: %w", tag, backend.ErrNotFound)
+	}
+	if err != nil {
+		return "", err
+	}
+	return r.digest, nil
+}
+
 // ProbeUntag implements backend.Backend. It asks to delete a tag that does
 // not exist: a random name, first checked with HEAD to be absent, so the
 // probe cannot remove anything. Measured answers to the DELETE:

@@ -759,31 +759,52 @@ func (b *Backend) probeReferrers(ctx context.Context) (bool, error) {
 }
 
 // queryReferrers asks the referrers API about every matching manifest and
-// the children of matching indexes.
+// the children of matching indexes, then about the referrers it found (a
+// signature on an SBOM refers to the SBOM, not to the image), level by
+// level, each digest once.
 func (d *discovery) queryReferrers(ctx context.Context) error {
 	d.mu.Lock()
-	want := map[string]bool{}
-	for tag, dg := range d.g.Tags {
+	var subjects []string
+	ask := func(s string) {
+		if !d.queried[s] {
+			d.queried[s] = true
+			subjects = append(subjects, s)
+		}
+	}
+	for _, tag := range d.g.SortedTags() {
 		if !d.match(tag) {
 			continue
 		}
-		want[dg] = true
+		dg := d.g.Tags[tag]
+		ask(dg)
 		for _, c := range d.g.Manifests[dg].Children {
-			want[c] = true
+			ask(c)
 		}
-	}
-	for s := range want {
-		if d.queried[s] {
-			delete(want, s)
-		}
-		d.queried[s] = true
 	}
 	d.mu.Unlock()
-	subjects := make([]string, 0, len(want))
-	for s := range want {
-		subjects = append(subjects, s)
+	for level := 0; len(subjects) > 0; level++ {
+		if level == graph.MaxNesting {
+			return fmt.Errorf("referrers of referrers nested more than %d deep (%s); refusing to go on, as what refers to them cannot be known", graph.MaxNesting, subjects[0])
+		}
+		found, err := d.referrersOf(ctx, subjects)
+		if err != nil {
+			return err
+		}
+		subjects = subjects[:0]
+		d.mu.Lock()
+		for _, r := range found {
+			ask(r)
+		}
+		d.mu.Unlock()
 	}
+	return nil
+}
+
+// referrersOf asks the referrers API about each subject, records what it
+// answers, and returns the referrers' digests, sorted.
+func (d *discovery) referrersOf(ctx context.Context, subjects []string) ([]string, error) {
 	sort.Strings(subjects)
+	var found []string
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(d.b.opts.Concurrency)
 	for _, s := range subjects {
@@ -804,11 +825,16 @@ func (d *discovery) queryReferrers(ctx context.Context) error {
 				if r.ArtifactType != "" {
 					m.ArtifactType = r.ArtifactType
 				}
+				found = append(found, r.Digest)
 			}
 			return nil
 		})
 	}
-	return eg.Wait()
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	sort.Strings(found)
+	return found, nil
 }
 
 // referrers lists the referrers of one subject, following pagination.

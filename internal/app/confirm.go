@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/regsweep/regsweep/internal/apply"
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/plan"
+)
+
+// confirmRemovedTags lists the tags once more after deleting, so that the
+// record names only tags that are really gone. A tag still listed is looked
+// at: one naming another image moved there during the run and survives (not
+// reported deleted); one still naming the manifest just deleted outlived it
+// (go-containerregistry's registry keeps such tags readable), so it is
+// removed by tag where the registry can, and is otherwise a failure with
+// the reason: a run never ends 0 with a swept tag still resolving.
+func (r *runner) confirmRemovedTags(ctx context.Context, b backend.Backend, g *graph.Graph, res *apply.Result) {
+	var gone bool
+	for _, rec := range res.Records {
+		gone = gone || rec.Op.Kind == plan.OpDelete && rec.Outcome.Gone() && len(rec.Tags) > 0
+	}
+	if !gone || ctx.Err() != nil {
+		return
+	}
+	current, err := b.ListTags(ctx)
+	if err != nil {
+		r.p.Warningf("%s: could not list the tags after deleting to confirm which are gone: %s", g.Repository, err)
+		return
+	}
+	var outlived []apply.Record
+	for i, rec := range res.Records {
+		if rec.Op.Kind != plan.OpDelete || !rec.Outcome.Gone() || rec.Tags == nil {
+			continue
+		}
+		kept := make([]string, 0, len(rec.Tags))
+		for _, t := range rec.Tags {
+			listed, still := current[t]
+			if !still {
+				kept = append(kept, t)
+				continue
+			}
+			now, err := nameOf(ctx, b, g, t, listed)
+			switch {
+			case errors.Is(err, backend.ErrNotFound):
+				kept = append(kept, t) // gone between the listing and the look
+			case err != nil:
+				outlived = append(outlived, failedTag(rec.Op.Digest, t,
+					fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and could not be looked up: %s", t, rec.Op.Digest, err), err))
+			case now != rec.Op.Digest:
+				r.p.Infof("%s: tag %s still exists (it moved to another image during the run); not reported as deleted", g.Repository, t)
+			default:
+				rr := r.removeOutlived(ctx, b, g, rec.Op.Digest, t)
+				if rr.Outcome == apply.Untagged {
+					kept = append(kept, t)
+				} else {
+					outlived = append(outlived, rr)
+				}
+			}
+		}
+		res.Records[i].Tags = kept
+	}
+	res.Records = append(res.Records, outlived...)
+}
+
+// nameOf is the digest tag names now: from the listing where it says, else
+// asked of the registry.
+func nameOf(ctx context.Context, b backend.Backend, g *graph.Graph, tag, listed string) (string, error) {
+	if listed != "" || g.Capabilities.ListsDigests {
+		return listed, nil
+	}
+	tr, ok := b.(backend.TagResolver)
+	if !ok {
+		return "", errors.New("the backend cannot resolve a tag")
+	}
+	return tr.ResolveTag(ctx, tag)
+}
+
+// removeOutlived removes a tag that still names the manifest just deleted,
+// probing first whether the registry can remove a tag alone.
+func (r *runner) removeOutlived(ctx context.Context, b backend.Backend, g *graph.Graph, digest, tag string) apply.Record {
+	why := fmt.Sprintf("tag %s still names %s after that manifest was deleted (this registry keeps tags after a digest delete)", tag, digest)
+	if g.Capabilities.Untag == graph.Unknown {
+		tri, err := b.ProbeUntag(ctx)
+		if err != nil {
+			return failedTag(digest, tag, why+"; probing whether it can be removed alone failed: "+err.Error(), err)
+		}
+		g.Capabilities.Untag = tri
+	}
+	if g.Capabilities.Untag != graph.Yes {
+		return failedTag(digest, tag, why+", and the registry cannot remove a tag alone: remove it by hand or with the registry's own tools", backend.ErrUnsupported)
+	}
+	m := g.Manifests[digest]
+	if m == nil {
+		m = &graph.Manifest{Digest: digest}
+	}
+	err := b.Untag(ctx, tag, m)
+	if err != nil && !errors.Is(err, backend.ErrNotFound) {
+		return failedTag(digest, tag, why+"; removing it by tag failed: "+err.Error(), err)
+	}
+	r.p.Infof("%s: %s; removed it by tag", g.Repository, why)
+	return apply.Record{Op: plan.Op{Kind: plan.OpUntag, Digest: digest, Tag: tag}, Outcome: apply.Untagged, Tags: []string{tag}}
+}
+
+func failedTag(digest, tag, reason string, err error) apply.Record {
+	return apply.Record{Op: plan.Op{Kind: plan.OpUntag, Digest: digest, Tag: tag}, Outcome: apply.Failed, Reason: reason, Err: err}
+}
