@@ -49,6 +49,9 @@ type Env struct {
 	DockerHubURL string
 	// Stats, if set, receives the transport's counters when the run ends.
 	Stats func(transport.Stats)
+	// UntagFirstAt, if not 0, replaces plan.Policy.UntagFirstAt: tests and
+	// the benchmark force (1) or forbid (-1) the untag-first schedule.
+	UntagFirstAt int
 }
 
 // repoConcurrency bounds how many repositories are swept at once; requests
@@ -154,6 +157,9 @@ func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
 	}
 	out.Backend = b.Name()
 	pol := r.s.Policy
+	if r.env.UntagFirstAt != 0 {
+		pol.UntagFirstAt = r.env.UntagFirstAt
+	}
 	g, err := b.Discover(ctx, backend.DiscoverOptions{
 		Match:     candidate(pol),
 		Created:   pol.OlderThan > 0 || pol.KeepLatest > 0,

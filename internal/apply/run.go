@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -80,6 +81,9 @@ type runner struct {
 	referencedBy map[string][]string
 	// tagsOf overrides the graph's tags for a digest after a re-check.
 	tagsOf map[string][]string
+	// untaggedFirst holds, per digest, the tags its BeforeDelete untags
+	// removed; filled at each phase barrier, read by later phases.
+	untaggedFirst map[string]map[string]bool
 
 	mu      sync.Mutex
 	stopErr error
@@ -116,8 +120,13 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 
 	res := &Result{DryRun: opts.DryRun}
 	if opts.DryRun {
-		for i := range r.records {
-			r.dry(i)
+		for phase := range p.Phases {
+			for i := range r.records {
+				if r.phaseOf[i] == phase {
+					r.dry(i)
+				}
+			}
+			r.noteUntaggedFirst()
 		}
 	} else if len(r.records) > 0 {
 		r.execute(ctx)
@@ -125,7 +134,47 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 	res.Records = r.records
 	res.Stopped = r.stopErr
 	res.Duration = time.Since(start)
+	res.LeftUntagged = r.leftUntagged()
 	return res
+}
+
+// noteUntaggedFirst records which tags the finished phases removed ahead of
+// their manifest's deletion. Called between phases only.
+func (r *runner) noteUntaggedFirst() {
+	for _, rec := range r.records {
+		if !rec.Op.BeforeDelete || !rec.Outcome.Gone() {
+			continue
+		}
+		if r.untaggedFirst == nil {
+			r.untaggedFirst = map[string]map[string]bool{}
+		}
+		if r.untaggedFirst[rec.Op.Digest] == nil {
+			r.untaggedFirst[rec.Op.Digest] = map[string]bool{}
+		}
+		r.untaggedFirst[rec.Op.Digest][rec.Op.Tag] = true
+	}
+}
+
+// leftUntagged lists the manifests whose every tag this run removed first
+// and which it then did not delete.
+func (r *runner) leftUntagged() []string {
+	r.noteUntaggedFirst()
+	var out []string
+	for d, gone := range r.untaggedFirst {
+		i, ok := r.deleteIdx[d]
+		if !ok || r.records[i].Outcome.Gone() {
+			continue
+		}
+		all := true
+		for _, t := range r.tags(d) {
+			all = all && gone[t]
+		}
+		if all {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // referencedBy inverts the graph's references.
@@ -151,7 +200,7 @@ func (r *runner) dry(i int) {
 		rec.Tags = []string{rec.Op.Tag}
 	default:
 		rec.Outcome = Deleted
-		rec.Tags = r.tags(rec.Op.Digest)
+		rec.Tags = r.deleteTags(rec.Op.Digest)
 	}
 }
 
@@ -170,6 +219,24 @@ func (r *runner) tags(digest string) []string {
 		return append([]string(nil), m.Tags...)
 	}
 	return nil
+}
+
+// deleteTags are the tags a DELETE by digest removes: the manifest's tags
+// but those this run already removed ahead of it (their own records name
+// them), so that no tag is reported twice.
+func (r *runner) deleteTags(digest string) []string {
+	all := r.tags(digest)
+	gone := r.untaggedFirst[digest]
+	if len(gone) == 0 {
+		return all
+	}
+	out := make([]string, 0, len(all))
+	for _, t := range all {
+		if !gone[t] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (r *runner) manifest(digest string) *graph.Manifest {
@@ -270,6 +337,7 @@ func (r *runner) execute(ctx context.Context) {
 			})
 		}
 		_ = eg.Wait() // ops never return errors; outcomes are in the records
+		r.noteUntaggedFirst()
 	}
 	// Anything left (a stop between phases) was never started.
 	for i := range r.records {
@@ -418,7 +486,7 @@ func (r *runner) record(ctx context.Context, rec *Record, err error) {
 		if op.Kind == plan.OpUntag {
 			return []string{op.Tag}
 		}
-		return r.tags(op.Digest)
+		return r.deleteTags(op.Digest)
 	}
 	switch {
 	case err == nil:

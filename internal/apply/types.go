@@ -35,6 +35,11 @@ type Result struct {
 	Records  []Record      `json:"records"` // one per planned op, in plan order
 	Stopped  error         `json:"-"`       // the fatal error that stopped the run, if any
 	Duration time.Duration `json:"duration"`
+	// LeftUntagged are the manifests (digests, sorted) this run removed
+	// every tag of before deleting them (the untag-first schedule) and then
+	// did not delete: the run stopped, or their DELETE failed. They are
+	// present but no tag names them, so no later tag-based run finds them.
+	LeftUntagged []string `json:"leftUntagged,omitempty"`
 }
 
 // Count returns how many records have outcome o.

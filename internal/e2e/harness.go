@@ -133,6 +133,9 @@ type Options struct {
 	Base http.RoundTripper
 	// Stats, if set, receives the transport's counters (app.Env.Stats).
 	Stats func(transport.Stats)
+	// UntagFirstAt is app.Env.UntagFirstAt (1 forces the untag-first
+	// schedule on a small repository).
+	UntagFirstAt int
 }
 
 // RunWith runs the action with Options.
@@ -187,6 +190,7 @@ func RunWith(t *testing.T, o Options, inputs map[string]string) Result {
 		DockerHubURL: o.DockerHubURL,
 		Base:         o.Base,
 		Stats:        o.Stats,
+		UntagFirstAt: o.UntagFirstAt,
 	})
 	outs, err := os.ReadFile(outFile)
 	if err != nil {

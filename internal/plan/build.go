@@ -548,7 +548,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		maxLevel = max(maxLevel, l)
 	}
 	phases := make([][]Op, maxLevel+2) // [0] untags, [1+level] deletions
-	phases[0] = untags
+	phases[0] = append(untags, b.untagFirst(pl.Tags, del)...)
 	for _, d := range b.digests {
 		if !del[d] {
 			continue
@@ -582,6 +582,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		pl.Manifests = append(pl.Manifests, md)
 	}
 	pl.Warnings = b.warnings(del)
+	pl.probeForSchedule = b.g.Capabilities.Untag == graph.Unknown && pl.wouldUntagFirst(b.p.UntagFirstAt)
 	return pl
 }
 

@@ -81,10 +81,15 @@ func (p *Plan) Counts() Counts {
 
 // NeedsUntagProbe reports that the plan untags tags on a registry whose
 // untag support is not known yet: the caller should probe it and, if the
-// answer is no, set Capabilities.Untag and build the plan again.
+// answer is no, set Capabilities.Untag and build the plan again. It also
+// reports a plan large enough for the schedule to remove doomed tags first,
+// which it does only once the registry is known to untag.
 func (p *Plan) NeedsUntagProbe() bool {
 	if p.Capabilities.Untag != graph.Unknown || p.Capabilities.TagsOnly {
 		return false
+	}
+	if p.probeForSchedule {
+		return true
 	}
 	for _, t := range p.Tags {
 		if t.Action == Untag {
@@ -171,6 +176,12 @@ func (p *Plan) Intersect(fresh *Plan) *Plan {
 	keepOp := map[Op]bool{}
 	for _, ph := range p.Phases {
 		for _, op := range ph {
+			if op.BeforeDelete {
+				// A schedule choice, not a decision: it stands or falls
+				// with its tag's removal, checked below.
+				keepOp[op] = true
+				continue
+			}
 			if freshOps[op] && (op.Kind != OpDelete || freshMan[op.Digest].Action == Delete) {
 				keepOp[op] = true
 			} else {
@@ -224,6 +235,7 @@ func (p *Plan) Intersect(fresh *Plan) *Plan {
 			if p.Capabilities.TagsOnly || t.Action == Untag {
 				delete(keepOp, Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag})
 			}
+			delete(keepOp, Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag, BeforeDelete: true})
 		}
 	}
 	renumber := map[int]int{}

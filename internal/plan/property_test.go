@@ -58,8 +58,8 @@ func policyString(p Policy) string {
 		}
 		return m.Patterns()
 	}
-	return fmt.Sprintf("include=%q exclude=%q keep=%d older=%s refs=%v untagged=%v placeholder=%v",
-		pats(p.Include), pats(p.Exclude), p.KeepLatest, p.OlderThan, p.DeleteReferrers, p.Untagged, p.UntagWithPlaceholder)
+	return fmt.Sprintf("include=%q exclude=%q keep=%d older=%s refs=%v untagged=%v placeholder=%v untag-first-at=%d",
+		pats(p.Include), pats(p.Exclude), p.KeepLatest, p.OlderThan, p.DeleteReferrers, p.Untagged, p.UntagWithPlaceholder, p.UntagFirstAt)
 }
 
 func dumpGraph(g *graph.Graph) string {
@@ -177,6 +177,8 @@ func randomPolicy(t testing.TB, r *rand.Rand) Policy {
 		DeleteReferrers:      r.IntN(3) > 0,
 		Untagged:             r.IntN(2) == 0,
 		UntagWithPlaceholder: r.IntN(4) == 0,
+		// Half the plans take the untag-first schedule whenever they delete.
+		UntagFirstAt: []int{0, 1, 2, -1}[r.IntN(4)],
 	}
 	if ex := excludes[r.IntN(len(excludes))]; ex != nil {
 		p.Exclude = mustMatcher(t, ex...)
@@ -402,6 +404,18 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 			if !del[op.Digest] || phaseOf[op.Digest] != ph {
 				t.Errorf("(e) op %v in phase %d does not match its decision", op, ph)
 			}
+		case op.BeforeDelete:
+			// Untag first: only a tag that goes with its manifest, on a
+			// registry that untags, before that manifest's deletion.
+			if op.Kind != OpUntag || !del[op.Digest] || tagDec[op.Tag].Action != Delete || g.Tags[op.Tag] != op.Digest {
+				t.Errorf("(e) untag-first op %v removes a tag that does not go with its manifest", op)
+			}
+			if caps.Untag != graph.Yes || caps.TagsOnly || !caps.DeleteManifest {
+				t.Errorf("(e) untag-first op %v on a registry without untag (%+v)", op, caps)
+			}
+			if ph >= phaseOf[op.Digest] {
+				t.Errorf("(e) untag-first op %v in phase %d not before its manifest's deletion in %d", op, ph, phaseOf[op.Digest])
+			}
 		case op.Kind == OpUntag && del[op.Digest]:
 			t.Errorf("(e) op %v untags a tag of a deleted manifest", op)
 		case op.Kind == OpUntag:
@@ -618,8 +632,25 @@ func checkIntersect(t reporter, orig, fresh, got *Plan) {
 	}
 	o, f, g := opsOf(orig), opsOf(fresh), opsOf(got)
 	for op := range g {
+		if op.BeforeDelete {
+			// A schedule choice: it must be the original plan's, and
+			// stand only while its tag goes with its manifest in both.
+			if !o[op] {
+				t.Errorf("untag-first op %v is not in the original plan", op)
+			}
+			continue
+		}
 		if !o[op] || !f[op] {
 			t.Errorf("op %v is not in both plans", op)
+		}
+	}
+	gotTag := map[string]TagDecision{}
+	for _, td := range got.Tags {
+		gotTag[td.Tag] = td
+	}
+	for op := range g {
+		if op.BeforeDelete && (gotTag[op.Tag].Action != Delete || gotTag[op.Tag].Digest != op.Digest || !g[Op{Kind: OpDelete, Digest: op.Digest}]) {
+			t.Errorf("untag-first op %v stands but its tag no longer goes with its manifest", op)
 		}
 	}
 	freshMan := map[string]Action{}

@@ -17,6 +17,11 @@ type Policy struct {
 	// UntagWithPlaceholder allows the GitHub workaround for removing a tag
 	// that shares its version with a kept tag (off by default).
 	UntagWithPlaceholder bool
+	// UntagFirstAt is the schedule's switch, not a rule: from this many
+	// manifest deletions on, the tags of the manifests to delete are
+	// removed first (see untagFirst). 0 means DefaultUntagFirstAt; a
+	// negative value never. Tests and the benchmark set it; users do not.
+	UntagFirstAt int
 }
 
 // Action is what happens to a tag or a manifest.
@@ -96,6 +101,10 @@ type Op struct {
 	Kind   OpKind `json:"kind"`
 	Digest string `json:"digest"`
 	Tag    string `json:"tag,omitempty"` // for OpUntag
+	// BeforeDelete marks an OpUntag of a tag whose manifest a later phase
+	// deletes: the tag goes first only so that the DELETE is cheap (see
+	// untagFirst). Until that DELETE, the manifest is present and untagged.
+	BeforeDelete bool `json:"beforeDelete,omitempty"`
 }
 
 // Plan is the whole decision, a plain value: printable, snapshot-testable,
@@ -107,9 +116,14 @@ type Plan struct {
 	Tags         []TagDecision      `json:"tags"`      // every tag, sorted by tag
 	Manifests    []ManifestDecision `json:"manifests"` // every manifest, sorted by digest
 	// Phases are run in order; the ops in one phase may run concurrently.
-	// Untags come in phase 0, before any manifest deletion.
+	// Untags come in phase 0, before any manifest deletion (with
+	// BeforeDelete ones, when the schedule removes doomed tags first).
 	Phases   [][]Op   `json:"phases"`
 	Warnings []string `json:"warnings,omitempty"`
+
+	// probeForSchedule: the registry's untag support is unknown and the
+	// schedule would remove doomed tags first if it can (NeedsUntagProbe).
+	probeForSchedule bool
 }
 
 // Matcher matches whole tag names against the user's patterns.

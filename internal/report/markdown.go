@@ -100,6 +100,9 @@ type repoView struct {
 	DeletedMore      int
 	Untagged         []string
 	UntaggedMore     int
+	LeftUntagged     []string
+	LeftUntaggedMore int
+	LeftUntaggedN    int
 	Kept             []KeptTag
 	KeptMore         int
 	Failed           []opView
@@ -196,6 +199,8 @@ func view(r *Report, l limits) mdView {
 			rv.Deleted = append(rv.Deleted, deletedView{Digest: d.Digest, Kind: kind, Tags: tags, TagsMore: tm, AlreadyGone: d.AlreadyGone})
 		}
 		rv.Untagged, rv.UntaggedMore = capList(s.Untagged, l.Rows)
+		rv.LeftUntagged, rv.LeftUntaggedMore = capList(s.LeftUntagged, l.Rows)
+		rv.LeftUntaggedN = len(s.LeftUntagged)
 		kept, km := capList(s.Kept, l.Rows)
 		rv.KeptMore = km
 		for _, k := range kept {
@@ -408,6 +413,11 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 {{- if .DeletedMore}}
 | … and {{.DeletedMore}} more | | |
 {{- end}}
+{{end}}
+{{- if .LeftUntagged}}
+> [!WARNING]
+> **Left untagged: {{plural .LeftUntaggedN "manifest" "manifests"}}.** Their tags were removed first, to make the deletions cheap, and they were not deleted after (the run stopped, or their deletion failed). No tag names them now, so a rerun cannot find them: delete them by digest ({{code "crane delete REPOSITORY@DIGEST"}}), or on self-hosted distribution let {{code "registry garbage-collect --delete-untagged"}} remove them.
+> {{range $i, $d := .LeftUntagged}}{{if $i}} {{end}}{{code $d}}{{end}}{{if .LeftUntaggedMore}} … and {{.LeftUntaggedMore}} more{{end}}
 {{end}}
 {{- if .Untagged}}
 #### {{if $.Dry}}Tags a real run would remove{{else}}Tags removed{{end}} (their manifest stays, another tag keeps it)

@@ -66,6 +66,7 @@ type summary struct {
 	Deleted       []deletedRow // manifests gone (incl. already gone; dry run: would go)
 	RemovedTags   []string     // tags that no longer exist (deleted manifests' + untagged)
 	Untagged      []string     // tags removed alone
+	LeftUntagged  []string     // manifests whose tags went first and which were then not deleted
 	Kept          []KeptTag    // matching tags kept, with the rule
 	Failed        []apply.Record
 	NotAttempted  []apply.Record
@@ -120,6 +121,7 @@ func summarize(rp *Repository) summary {
 	}
 	if rp.Result != nil {
 		s.Stopped = rp.Result.Stopped
+		s.LeftUntagged = rp.Result.LeftUntagged
 	}
 	s.Warnings = dedupe(append(append([]string(nil), rp.Warnings...), planWarnings(rp.Plan)...))
 
@@ -145,17 +147,45 @@ func summarize(rp *Repository) summary {
 		}
 	}
 
+	// The untag-first schedule removes a deleted manifest's tags in ops of
+	// their own: the manifest's row names them, and a tag whose early
+	// removal did not happen but whose manifest went is not "kept".
+	firstGone := map[string][]string{}
+	firstOp := map[string]bool{} // "digest tag" of every untag-first op
+	manGone := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Op.BeforeDelete {
+			firstOp[rec.Op.Digest+" "+rec.Op.Tag] = true
+		}
+		if rec.Op.BeforeDelete && rec.Outcome.Gone() {
+			firstGone[rec.Op.Digest] = append(firstGone[rec.Op.Digest], rec.Tags...)
+		}
+		if rec.Op.Kind == plan.OpDelete && rec.Outcome.Gone() {
+			manGone[rec.Op.Digest] = true
+		}
+	}
+
 	for _, rec := range recs {
 		switch rec.Op.Kind {
 		case plan.OpDelete:
 			s.PlannedDelete++
 		}
+		switch {
+		case rec.Op.BeforeDelete && rec.Outcome.Gone():
+			s.RemovedTags = append(s.RemovedTags, rec.Tags...)
+			continue
+		}
 		switch rec.Outcome {
 		case apply.Deleted, apply.AlreadyGone:
 			if rec.Op.Kind == plan.OpDelete {
+				tags := rec.Tags
+				if first := firstGone[rec.Op.Digest]; len(first) > 0 {
+					tags = append(slices.Clone(first), tags...)
+					slices.Sort(tags)
+				}
 				s.Deleted = append(s.Deleted, deletedRow{
 					Digest: rec.Op.Digest, Kind: manDec[rec.Op.Digest].Kind,
-					Tags: rec.Tags, AlreadyGone: rec.Outcome == apply.AlreadyGone,
+					Tags: tags, AlreadyGone: rec.Outcome == apply.AlreadyGone,
 				})
 				s.DeletedCount++
 				if rec.Outcome == apply.AlreadyGone {
@@ -176,6 +206,12 @@ func summarize(rp *Repository) summary {
 				rule = string(plan.RuleCannotUntag)
 			}
 			for _, tag := range opTags(rec, manDec) {
+				if rec.Op.BeforeDelete && manGone[rec.Op.Digest] {
+					break // the tag went with its manifest, which names it
+				}
+				if rec.Op.Kind == plan.OpDelete && firstOp[rec.Op.Digest+" "+tag] {
+					continue // its own untag-first record says what became of it
+				}
 				if td, ok := tagDec[tag]; ok && !td.Matched {
 					continue
 				}

@@ -52,6 +52,14 @@ func Text(r *Report) string {
 				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(h, "`", ""))
 			}
 		}
+		if n := len(s.LeftUntagged); n > 0 {
+			shown, more := capList(s.LeftUntagged, maxTextErrors)
+			fmt.Fprintf(&b, "  left untagged: %d manifests lost their tags first and were not deleted; delete them by digest or let the registry's garbage collection (--delete-untagged) remove them: %s", n, strings.Join(shown, " "))
+			if more > 0 {
+				fmt.Fprintf(&b, " … and %d more", more)
+			}
+			b.WriteByte('\n')
+		}
 		for j, rec := range s.Failed {
 			if j == maxTextErrors {
 				fmt.Fprintf(&b, "  … and %d more errors\n", len(s.Failed)-j)

@@ -2,6 +2,7 @@ package faultstest
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,53 +47,79 @@ func TestFaults(t *testing.T) {
 		{"timeout-on-list", faults.Rule{Method: http.MethodGet, Path: faults.ListPath(), Times: 1, Fault: hang}, false, false},
 		{"timeout-on-DELETE", faults.Rule{Method: http.MethodDelete, Path: faults.DigestPath(), Times: 1, Fault: hang}, false, false},
 		{"random-mix-seeded", faults.Rule{Probability: 0.15, Times: 6, Path: faults.ManifestPath(), Fault: status(503, "")}, false, false},
+		// DELETE by tag: the untag-first schedule's first step.
+		{"503-burst-on-DELETE-by-tag", faults.Rule{Method: http.MethodDelete, Path: tagPath, Skip: 1, Times: 3, Fault: status(503, "")}, false, false},
+		{"reset-on-DELETE-by-tag", faults.Rule{Method: http.MethodDelete, Path: tagPath, Skip: 2, Times: 2, Fault: reset}, false, false},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r := startRegistry(t, false)
-			inj := r.inj
-			f := seedFixture(t, r, "app", 8)
-			c.rule.Name = c.name
-			inj.Add(c.rule)
-			res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts()}, creds(map[string]string{
-				"repository": f.repo, "tags": "pr-*",
-				// older-than makes discovery read manifests and configs (GETs).
-				"older-than": "1d",
-			}))
-			figs.run(inj)
-			if inj.Count("") == 0 {
-				t.Fatalf("the rule injected nothing: the case tests nothing")
+	for _, sched := range schedules {
+		for _, c := range cases {
+			if sched.untagFirstAt < 0 && strings.HasSuffix(c.name, "-by-tag") {
+				continue // today's schedule sends no DELETE by tag here
 			}
-			checkExact(t, f, res, figs)
-			checkKeys(t, res)
-			if n := summaryRetries(t, res.Summary); n == 0 && !c.quietRetry {
-				t.Errorf("summary shows 0 retries after %d injected faults:\n%s", inj.Count(""), res.Summary)
-			}
-			if c.waits && !waitedSome(res.Summary) {
-				t.Errorf("summary shows no wait after a 429 with Retry-After:\n%s", res.Summary)
-			}
-		})
+			t.Run(sched.name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				faultCase(t, figs, sched.untagFirstAt, c.name, c.rule, c.waits, c.quietRetry)
+			})
+		}
 	}
 
 	// A DELETE the registry carried out but whose answer was lost: the
-	// retry gets 404, which counts as deleted, not as an error.
-	t.Run("lost-DELETE-answer", func(t *testing.T) {
-		t.Parallel()
-		r := startRegistry(t, false)
-		inj := r.inj
-		f := seedFixture(t, r, "app", 6)
-		inj.Add(faults.Rule{Name: "lost", Method: http.MethodDelete, Path: faults.DigestPath(), Every: 2, Times: 3, Fault: faults.Fault{Kind: faults.LostAnswer}})
-		res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts()}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
-		figs.run(inj)
-		if inj.Count(faults.LostAnswer) != 3 {
-			t.Fatalf("lost answers injected = %d, want 3", inj.Count(faults.LostAnswer))
-		}
-		checkExact(t, f, res, figs)
-		if n := summaryRetries(t, res.Summary); n < 3 {
-			t.Errorf("summary shows %d retries, want >= 3", n)
-		}
-	})
+	// retry gets 404, which counts as deleted, not as an error. On the
+	// untag-first schedule the lost answers are DELETEs by tag and by digest.
+	for _, sched := range schedules {
+		t.Run(sched.name+"/lost-DELETE-answer", func(t *testing.T) {
+			t.Parallel()
+			r := startRegistry(t, false)
+			inj := r.inj
+			f := seedFixture(t, r, "app", 6)
+			inj.Add(faults.Rule{Name: "lost", Method: http.MethodDelete, Path: faults.ManifestPath(), Skip: 1, Every: 2, Times: 3, Fault: faults.Fault{Kind: faults.LostAnswer}})
+			res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts(), UntagFirstAt: sched.untagFirstAt}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
+			figs.run(inj)
+			if inj.Count(faults.LostAnswer) != 3 {
+				t.Fatalf("lost answers injected = %d, want 3", inj.Count(faults.LostAnswer))
+			}
+			checkExact(t, f, res, figs)
+			if n := summaryRetries(t, res.Summary); n < 3 {
+				t.Errorf("summary shows %d retries, want >= 3", n)
+			}
+		})
+	}
+}
+
+// tagPath matches manifests by tag only (DELETE by tag: untag).
+var tagPath = regexpMust(`/manifests/[^/:]+$`)
+
+// schedules are the two delete schedules every fault case runs under:
+// today's single DELETE by digest, and the tags of doomed manifests removed
+// first (forced on these small repositories).
+var schedules = []struct {
+	name         string
+	untagFirstAt int
+}{{"single-delete", -1}, {"untag-first", 1}}
+
+func faultCase(t *testing.T, figs *figures, untagFirstAt int, name string, rule faults.Rule, waits, quietRetry bool) {
+	r := startRegistry(t, false)
+	inj := r.inj
+	f := seedFixture(t, r, "app", 8)
+	rule.Name = name
+	inj.Add(rule)
+	res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts(), UntagFirstAt: untagFirstAt}, creds(map[string]string{
+		"repository": f.repo, "tags": "pr-*",
+		// older-than makes discovery read manifests and configs (GETs).
+		"older-than": "1d",
+	}))
+	figs.run(inj)
+	if inj.Count("") == 0 {
+		t.Fatalf("the rule injected nothing: the case tests nothing")
+	}
+	checkExact(t, f, res, figs)
+	checkKeys(t, res)
+	if n := summaryRetries(t, res.Summary); n == 0 && !quietRetry {
+		t.Errorf("summary shows 0 retries after %d injected faults:\n%s", inj.Count(""), res.Summary)
+	}
+	if waits && !waitedSome(res.Summary) {
+		t.Errorf("summary shows no wait after a 429 with Retry-After:\n%s", res.Summary)
+	}
 }
 
 // waitedSome reports whether the summary's footer shows a non-zero wait.

@@ -133,7 +133,13 @@ func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i u
 	}
 	want := model(l, p, rc.canUntag)
 
-	res := e2e.RunWith(t, e2e.Options{Now: now, Base: base}, p.inputs(repo))
+	// Odd trials take the untag-first schedule (tags of doomed manifests
+	// removed first, then the manifests), even ones today's single DELETE.
+	untagFirst := -1
+	if i%2 == 1 {
+		untagFirst = 1
+	}
+	res := e2e.RunWith(t, e2e.Options{Now: now, Base: base, UntagFirstAt: untagFirst}, p.inputs(repo))
 	c.trials.Add(1)
 
 	var problems []string
