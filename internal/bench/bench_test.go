@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/regsweep/regsweep/internal/bench"
+	"github.com/regsweep/regsweep/internal/plan"
 )
 
 // The benchmarks reproduce issue 6's figures with the registry in this
@@ -297,5 +299,42 @@ func TestGitHubSmall(t *testing.T) {
 	}
 	if !g.Kept || g.DeleteRequests != 3 || g.ListRequests > 3 || g.Refused != 0 {
 		t.Errorf("kept %v, %d DELETEs, %d lists, %d refused; requests %v", g.Kept, g.DeleteRequests, g.ListRequests, g.Refused, g.Server.Requests)
+	}
+}
+
+// TestFilesystemScenario is the filesystem scenario at CI size: distribution
+// with its filesystem driver, seeded straight into storage, enough
+// single-tag images for the default schedule to remove their tags first.
+// It proves the code path (exact result, the two steps, the sequential loop
+// on the same shape), not the speed: no timing is asserted.
+func TestFilesystemScenario(t *testing.T) {
+	dir := t.TempDir()
+	reg, _ := bench.StartRegistry(t.Context(), dir)
+	defer reg.Close()
+	images := plan.DefaultUntagFirstAt + 10
+	shape := bench.FSShape(images, 5)
+	r, err := bench.Run(t.Context(), reg.Host, bench.Options{
+		Name: "fs-ci", Shape: &shape, Baseline: true,
+		SeedWith: func(ctx context.Context, repo string, s bench.Shape) error {
+			return bench.SeedStorage(ctx, dir, strings.TrimPrefix(repo, reg.Host+"/"), s)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Kept || !r.BaselineKept {
+		t.Errorf("release tags left: regsweep %v, sequential loop %v; want exactly the 5 releases", r.Kept, r.BaselineKept)
+	}
+	// One DELETE by tag per image (and the untag probe's), then one DELETE
+	// by digest per image, each kind after the other.
+	byTag, byDigest := r.Server.Kinds["DELETE manifest-by-tag"], r.Server.Kinds["DELETE manifest-by-digest"]
+	if byTag == nil || byDigest == nil || byTag.N != images+1 || byDigest.N != images {
+		t.Fatalf("DELETE by tag %+v, by digest %+v; want %d and %d", byTag, byDigest, images+1, images)
+	}
+	if byDigest.First.Before(byTag.Last) {
+		t.Errorf("a DELETE by digest (first at %s) started before the last DELETE by tag ended (%s)", byDigest.First, byTag.Last)
+	}
+	if r.Server.Statuses["DELETE 202"] != 2*images {
+		t.Errorf("DELETE answers %v, want %d accepted", r.Server.Statuses, 2*images)
 	}
 }

@@ -12,10 +12,16 @@ import (
 	"github.com/regsweep/regsweep/internal/testregistry/dist3"
 )
 
-// StartRegistry starts a metered distribution v3 registry in this process.
-func StartRegistry(ctx context.Context) (*dist3.Registry, *Meter) {
+// StartRegistry starts a metered distribution v3 registry in this process,
+// with in-memory storage, or with the filesystem driver under root when
+// root is not empty.
+func StartRegistry(ctx context.Context, root ...string) (*dist3.Registry, *Meter) {
 	m := NewMeter()
-	return dist3.Start(ctx, dist3.Options{Wrap: m.Wrap}), m
+	o := dist3.Options{Wrap: m.Wrap}
+	if len(root) > 0 {
+		o.RootDirectory = root[0]
+	}
+	return dist3.Start(ctx, o), m
 }
 
 // childAddrPrefix starts the line a child registry prints its address on.
@@ -23,10 +29,16 @@ const childAddrPrefix = "REGISTRY "
 
 // ServeChild runs a metered registry until ctx ends or stdin closes (the
 // parent died or is done), after printing "REGISTRY host:port" on out.
-func ServeChild(ctx context.Context, stdin io.Reader, out io.Writer) error {
+// With root set, the registry stores in that directory (filesystem driver).
+func ServeChild(ctx context.Context, stdin io.Reader, out io.Writer, root string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	reg, _ := StartRegistry(ctx)
+	var reg *dist3.Registry
+	if root != "" {
+		reg, _ = StartRegistry(ctx, root)
+	} else {
+		reg, _ = StartRegistry(ctx)
+	}
 	defer reg.Close()
 	if _, err := fmt.Fprintf(out, "%s%s\n", childAddrPrefix, reg.Host); err != nil {
 		return err

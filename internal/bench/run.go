@@ -128,6 +128,11 @@ type Sweep struct {
 // `--repository repo --tags 'pr-*'` on a plain terminal, and measures it.
 // concurrency 0 keeps regsweep's default.
 func RunRegsweep(ctx context.Context, repo string, concurrency int, extra ...string) Sweep {
+	return runRegsweep(ctx, repo, concurrency, 0, extra...)
+}
+
+// runRegsweep is RunRegsweep with app.Env.UntagFirstAt (0: the default).
+func runRegsweep(ctx context.Context, repo string, concurrency, untagFirstAt int, extra ...string) Sweep {
 	args := []string{"--repository", repo, "--tags", "pr-*"}
 	if concurrency > 0 {
 		args = append(args, "--concurrency", strconv.Itoa(concurrency))
@@ -143,12 +148,13 @@ func RunRegsweep(ctx context.Context, repo string, concurrency int, extra ...str
 	h := startHeap()
 	start := time.Now()
 	res.Exit = app.Run(ctx, app.Env{
-		Args:    args,
-		Getenv:  func(string) string { return "" },
-		Stdout:  &out,
-		Stderr:  &out,
-		Version: "bench",
-		Stats:   func(s transport.Stats) { res.Client = s },
+		Args:         args,
+		Getenv:       func(string) string { return "" },
+		Stdout:       &out,
+		Stderr:       &out,
+		Version:      "bench",
+		Stats:        func(s transport.Stats) { res.Client = s },
+		UntagFirstAt: untagFirstAt,
 	})
 	res.Wall = time.Since(start)
 	res.Heap = h.Stop()

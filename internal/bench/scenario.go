@@ -71,6 +71,15 @@ type Options struct {
 	Concurrency int    // 0: regsweep's default
 	Baseline    bool   // also run the sequential loop on an identical repository
 	Recheck     string // regsweep's `recheck` setting ("": its default, true)
+	// Shape, if set, replaces ShapeFor(Tags) (the filesystem scenario's
+	// single-tag images).
+	Shape *Shape
+	// SeedWith, if set, replaces Seed (the filesystem scenario writes
+	// straight into the registry's storage).
+	SeedWith func(ctx context.Context, repo string, s Shape) error
+	// UntagFirstAt is app.Env.UntagFirstAt (0: regsweep's default schedule;
+	// -1: today's single DELETE per manifest, for comparison).
+	UntagFirstAt int
 }
 
 // Result is one scenario's measurements.
@@ -82,6 +91,8 @@ type Result struct {
 
 	Sweep  Sweep
 	Server Counts // what the registry saw during regsweep's run
+	// SeedWall is how long seeding regsweep's repository took (no delay).
+	SeedWall time.Duration
 	// Kept is true when exactly the release tags are left.
 	Kept bool
 
@@ -92,6 +103,13 @@ type Result struct {
 	Baseline       *Baseline
 	BaselineServer Counts
 	BaselineKept   bool
+}
+
+// WorkBound is the network bound of the work itself, whatever the
+// schedule: one resolve per tag and one DELETE per deleted manifest, x delay
+// / concurrency.
+func (r *Result) WorkBound() time.Duration {
+	return time.Duration(r.Shape.Tags()+r.Shape.PRDigests) * r.Delay / time.Duration(r.Concurrency)
 }
 
 // Bound is the network bound requests x delay / concurrency.
@@ -137,6 +155,9 @@ func (r *Result) Ratio() float64 {
 func Run(ctx context.Context, host string, o Options) (*Result, error) {
 	c := NewControl(host)
 	s := ShapeFor(o.Tags)
+	if o.Shape != nil {
+		s = *o.Shape
+	}
 	res := &Result{Shape: s, Delay: o.Delay, Concurrency: o.Concurrency, Expected: ExpectedFor(s, o.Recheck != "false")}
 	if res.Concurrency <= 0 {
 		res.Concurrency = DefaultConcurrency()
@@ -147,11 +168,17 @@ func Run(ctx context.Context, host string, o Options) (*Result, error) {
 	if err := c.SetDelay(ctx, 0); err != nil {
 		return nil, err
 	}
-	if err := Seed(ctx, sweepRepo, s); err != nil {
+	seed := Seed
+	if o.SeedWith != nil {
+		seed = o.SeedWith
+	}
+	seedStart := time.Now()
+	if err := seed(ctx, sweepRepo, s); err != nil {
 		return nil, err
 	}
+	res.SeedWall = time.Since(seedStart)
 	if o.Baseline {
-		if err := Seed(ctx, baseRepo, s); err != nil {
+		if err := seed(ctx, baseRepo, s); err != nil {
 			return nil, err
 		}
 	}
@@ -188,7 +215,7 @@ func Run(ctx context.Context, host string, o Options) (*Result, error) {
 		if o.Recheck != "" {
 			extra = []string{"--recheck", o.Recheck}
 		}
-		res.Sweep = RunRegsweep(ctx, sweepRepo, o.Concurrency, extra...)
+		res.Sweep = runRegsweep(ctx, sweepRepo, o.Concurrency, o.UntagFirstAt, extra...)
 		if res.Sweep.Exit != 0 {
 			return fmt.Errorf("regsweep exited %d:\n%s", res.Sweep.Exit, res.Sweep.Output)
 		}

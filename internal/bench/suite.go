@@ -21,6 +21,11 @@ const (
 	TargetLinear    = 12.0     // 10x-tag wall / 1x-tag wall, at most
 	TargetFirstReq  = 100 * time.Millisecond
 	heapTargetLabel = "64 MiB"
+	// The filesystem scenario: wall time over the work's network bound
+	// ((resolves + deletions) x delay / concurrency) at 1,000 images, and
+	// 10x the images against 1x, at most.
+	TargetFSBound  = 2.5
+	TargetFSLinear = 12.0
 )
 
 // Config is what cmd/sweepbench runs.
@@ -36,6 +41,18 @@ type Config struct {
 	Startup        bool
 	GitHubVersions int
 	Markdown       string // file to write the markdown results to
+	// NoMemory skips the in-memory scenario (Tags, Runs, Scale).
+	NoMemory bool
+	// FS runs the filesystem-storage scenario: distribution with its
+	// filesystem driver in a temporary directory, FSImages single-tag pr-*
+	// images plus FSReleases releases, regsweep and the sequential loop;
+	// FSScale adds 10x the images (regsweep only); FSBefore adds regsweep
+	// with the single DELETE per manifest (the schedule before untag-first).
+	FS         bool
+	FSImages   int
+	FSReleases int
+	FSScale    bool
+	FSBefore   bool
 	// RegistryCommand starts the registry child (argv); empty runs the
 	// registry in this process (its storage then counts in the heap).
 	RegistryCommand []string
@@ -49,7 +66,8 @@ type Suite struct {
 	Scaled   *Result // nil without -scale
 	Startup  *Startup
 	GitHub   *GitHub
-	Child    bool // the registry ran in a child process
+	FS       *FSSuite // nil without -fs
+	Child    bool     // the registry ran in a child process
 	Problems []string
 }
 
@@ -81,6 +99,22 @@ func Main(ctx context.Context, out io.Writer, c Config) error {
 		}
 	}
 	s := &Suite{Machine: ThisMachine()}
+	if c.FS {
+		fs, err := runFS(ctx, c, logf)
+		if err != nil {
+			return err
+		}
+		s.FS = fs
+	}
+	if c.NoMemory {
+		WriteText(out, s)
+		if c.Markdown != "" {
+			if err := os.WriteFile(c.Markdown, []byte(Markdown(s)), 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", c.Markdown, err)
+			}
+		}
+		return nil
+	}
 	host := ""
 	if len(c.RegistryCommand) > 0 {
 		child, err := StartChild(ctx, c.RegistryCommand[0], c.RegistryCommand[1:]...)
@@ -200,7 +234,13 @@ type Check struct {
 func (s *Suite) Checks() []Check {
 	var cs []Check
 	add := func(ok bool, format string, args ...any) { cs = append(cs, Check{ok, fmt.Sprintf(format, args...)}) }
+	if s.FS != nil {
+		cs = append(cs, s.FS.Checks()...)
+	}
 	r := s.Main
+	if r == nil {
+		return cs
+	}
 	add(r.Kept, "%d tags: exactly the %d release tags are left after regsweep", r.Shape.Tags(), r.Shape.Releases)
 	add(r.Server.Total() <= r.Expected.Total(), "requests %d <= budget %s%s", r.Server.Total(), r.Expected, recheckNote(r))
 	add(r.Server.MaxResolvesPerTag <= 1, "no tag resolved twice (most resolves of one tag: %d, %s)%s", r.Server.MaxResolvesPerTag, r.Server.MostResolvedTag, recheckNote(r))
@@ -319,6 +359,9 @@ func writeTimeline(w io.Writer, c Counts) {
 func WriteText(w io.Writer, s *Suite) {
 	m := s.Machine
 	fmt.Fprintf(w, "regsweep benchmark: %s/%s, %d CPUs (%s), %s\n", m.GOOS, m.GOARCH, m.NumCPU, m.CPU, m.GoVersion)
+	if s.FS != nil {
+		s.FS.writeText(w)
+	}
 	for _, r := range []*Result{s.Main, s.Scaled} {
 		if r == nil {
 			continue
@@ -384,6 +427,9 @@ func Markdown(s *Suite) string {
 	var b strings.Builder
 	m := s.Machine
 	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (%s), %s.\n\n", m.GOOS, m.GOARCH, m.NumCPU, m.CPU, m.GoVersion)
+	if s.FS != nil {
+		s.FS.writeMarkdown(&b)
+	}
 	for _, r := range []*Result{s.Main, s.Scaled} {
 		if r == nil {
 			continue

@@ -10,7 +10,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/distribution/distribution/v3/registry/storage"
+	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+
 	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/faults"
+	"github.com/regsweep/regsweep/internal/testregistry/dist3"
 	"github.com/regsweep/regsweep/internal/testregistry/seed"
 )
 
@@ -192,4 +197,57 @@ func equalStrings(a, b []string) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// TestLeftUntaggedReclaimedByGC: what the summary tells users to do with
+// manifests left untagged works. A run stopped right after the untag-first
+// step leaves every doomed manifest untagged; distribution's garbage
+// collector with --delete-untagged (MarkAndSweep, RemoveUntagged) removes
+// them all, and nothing kept.
+func TestLeftUntaggedReclaimedByGC(t *testing.T) {
+	root := t.TempDir()
+	inj := faults.New(1)
+	auth := &faults.BearerAuth{Username: secretUser, Password: secretPassword}
+	d3 := dist3.Start(t.Context(), dist3.Options{
+		RootDirectory: root,
+		Wrap:          func(h http.Handler) http.Handler { return auth.Wrap(inj.Wrap(h)) },
+	})
+	t.Cleanup(d3.Close)
+	r := &reg{Registry: d3, inj: inj, auth: auth, direct: faults.HandlerTransport{Handler: inj.Next()}}
+	f := seedScheduleFixture(t, r, "gc")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	const untags = 9 // every DELETE by tag, none by digest
+	ca := &cancelAfter{next: http.DefaultTransport, k: untags, cancel: cancel}
+	res := e2e.RunWith(t, e2e.Options{Ctx: ctx, Base: ca, UntagFirstAt: 1},
+		creds(map[string]string{"repository": f.repo, "tags": "pr-*", "concurrency": "1"}))
+	for _, d := range f.planned {
+		if !strings.Contains(res.Summary, "`"+d+"`") {
+			t.Fatalf("%s is not named as left untagged:\n%s", d, res.Summary)
+		}
+		if !f.exists(t, d) {
+			t.Fatalf("%s was deleted; the run should have stopped before any DELETE by digest", d)
+		}
+	}
+
+	drv := filesystem.New(filesystem.DriverParameters{RootDirectory: root, MaxThreads: 10})
+	ns, err := storage.NewRegistry(t.Context(), drv, storage.EnableDelete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.MarkAndSweep(t.Context(), drv, ns, storage.GCOpts{RemoveUntagged: true, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.planned {
+		if f.exists(t, d) {
+			t.Errorf("left-untagged manifest %s survived garbage-collect --delete-untagged", d)
+		}
+	}
+	after := f.state(t)
+	for tag, d := range f.keep {
+		if after[tag] != d || !f.exists(t, d) {
+			t.Errorf("kept %s (%s) lost to the garbage collection: %v", tag, d, after)
+		}
+	}
 }

@@ -12,7 +12,8 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // registers "inmemory"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // registers "filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"   // registers "inmemory"
 	"github.com/sirupsen/logrus"
 )
 
@@ -22,6 +23,9 @@ type Options struct {
 	DeleteDisabled bool
 	// Wrap, if set, wraps the registry handler (fault injection, delays, counting).
 	Wrap func(http.Handler) http.Handler
+	// RootDirectory, if set, stores everything there with the filesystem
+	// driver (what self-hosted registries run) instead of in memory.
+	RootDirectory string
 }
 
 // Registry is a running embedded registry.
@@ -38,11 +42,15 @@ func Start(ctx context.Context, opts Options) *Registry {
 	cfg.Log.Level = "error"
 	cfg.Log.AccessLog.Disabled = true
 	cfg.Storage = configuration.Storage{
-		"inmemory": configuration.Parameters{},
-		"delete":   configuration.Parameters{"enabled": !opts.DeleteDisabled},
+		"delete": configuration.Parameters{"enabled": !opts.DeleteDisabled},
 		"maintenance": configuration.Parameters{
 			"uploadpurging": map[interface{}]interface{}{"enabled": false},
 		},
+	}
+	if opts.RootDirectory != "" {
+		cfg.Storage["filesystem"] = configuration.Parameters{"rootdirectory": opts.RootDirectory}
+	} else {
+		cfg.Storage["inmemory"] = configuration.Parameters{}
 	}
 	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": []string{"nosniff"}}
 	// A parsed config file defaults catalog.maxentries to 1000; a zero here

@@ -3,6 +3,8 @@
 //
 //	go run ./internal/bench/cmd/sweepbench              # 1,000 tags, 20 ms per request
 //	go run ./internal/bench/cmd/sweepbench -scale       # plus the 10,000-tag run
+//	go run ./internal/bench/cmd/sweepbench -memory=false -fs -fs-scale -fs-before
+//	                                                    # filesystem storage: 1,000 and 10,000 single-tag images
 //
 // The registry (distribution v3, in-memory storage) runs in a child process
 // (this program re-executed with -serve-registry) so that its storage does
@@ -34,12 +36,20 @@ func main() {
 	flag.BoolVar(&o.Startup, "startup", true, "build the static binary, report its size and time to first request")
 	flag.IntVar(&o.GitHubVersions, "gh-versions", 250, "versions in the GitHub Packages run (0 skips it)")
 	flag.StringVar(&o.Markdown, "markdown", "", "also write the results as markdown to this file")
+	storageDir := flag.String("storage-dir", "", "internal: the registry child stores in this directory (filesystem driver)")
+	memory := flag.Bool("memory", true, "run the in-memory scenario (-tags, -runs, -scale)")
+	flag.BoolVar(&o.FS, "fs", false, "run the filesystem-storage scenario: single-tag pr-* images + releases, regsweep and the sequential loop")
+	flag.IntVar(&o.FSImages, "fs-images", 1000, "filesystem scenario: pr-* images, one tag each")
+	flag.IntVar(&o.FSReleases, "fs-releases", 20, "filesystem scenario: release tags kept")
+	flag.BoolVar(&o.FSScale, "fs-scale", false, "filesystem scenario: also run 10x the images")
+	flag.BoolVar(&o.FSBefore, "fs-before", false, "filesystem scenario: also run regsweep with one DELETE per manifest (the schedule before untag-first)")
 	flag.Parse()
+	o.NoMemory = !*memory
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if *serve {
-		if err := bench.ServeChild(ctx, os.Stdin, os.Stdout); err != nil {
+		if err := bench.ServeChild(ctx, os.Stdin, os.Stdout, *storageDir); err != nil {
 			fmt.Fprintln(os.Stderr, "sweepbench registry:", err)
 			stop()
 			os.Exit(1) //nolint:gocritic // stop already called
