@@ -15,7 +15,6 @@ import (
 
 	"github.com/regsweep/regsweep/internal/apply"
 	"github.com/regsweep/regsweep/internal/backend"
-	"github.com/regsweep/regsweep/internal/backend/ghpackages"
 	"github.com/regsweep/regsweep/internal/ci"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/plan"
@@ -81,6 +80,10 @@ func Run(ctx context.Context, env Env) int {
 		p.Errorf("%s", err)
 		return ExitBadArgs
 	}
+	if err := checkRepositories(s, env.Getenv); err != nil {
+		p.Errorf("%s", err)
+		return ExitBadArgs
+	}
 	if _, term := p.(*ci.Terminal); s.JSON && !term {
 		// --json promises one JSON value on stdout, which a CI provider's
 		// workflow commands would spoil: report like a terminal instead.
@@ -96,10 +99,7 @@ func Run(ctx context.Context, env Env) int {
 	r.ts.newT = func(family string) *transport.Transport {
 		// One budget of `concurrency` requests per service, however many
 		// repositories are swept at once.
-		o := transport.Options{Base: env.Base, Insecure: s.Insecure, MaxConcurrent: s.Concurrency}
-		if family == familyGitHub {
-			o.DeleteRate = ghpackages.DefaultDeleteRate
-		}
+		o := transport.Options{Base: env.Base, Insecure: s.Insecure, MaxConcurrent: s.Concurrency, DeleteRate: deleteRate(family)}
 		return transport.New(o)
 	}
 	defer r.ts.close()
@@ -148,8 +148,15 @@ type runner struct {
 
 // sweep runs discover -> plan -> apply for one repository. It never returns
 // an error: everything that happened is in the returned record.
-func (r *runner) sweep(ctx context.Context, repo string) report.Repository {
-	out := report.Repository{Name: repo}
+func (r *runner) sweep(ctx context.Context, repo string) (out report.Repository) {
+	out = report.Repository{Name: repo}
+	defer func() {
+		// Only a failure needs hints; finding the credentials may run a
+		// Docker credential helper.
+		if out.Err != nil || out.Result != nil && out.Result.Stopped != nil {
+			out.Hints = r.hints(repo)
+		}
+	}()
 	b, err := r.backendFor(ctx, repo)
 	if err != nil {
 		out.Err = err

@@ -2,38 +2,17 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/regsweep/regsweep/internal/backend"
-	"github.com/regsweep/regsweep/internal/backend/ghpackages"
-	"github.com/regsweep/regsweep/internal/backend/oci"
+	"github.com/regsweep/regsweep/internal/backend/family"
+	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/report"
+	"github.com/regsweep/regsweep/internal/settings"
 	"github.com/regsweep/regsweep/internal/transport"
 )
-
-// Backend families, as the `backend` input names them.
-const (
-	familyOCI       = "oci"
-	familyGitHub    = "github"
-	familyDockerHub = "dockerhub"
-)
-
-// family picks the backend for a repository: the `backend` input wins;
-// `auto` decides by host, here and nowhere else.
-func family(choice, repo string) string {
-	if choice != "" && choice != "auto" {
-		return choice
-	}
-	host, _, _ := strings.Cut(repo, "/")
-	switch strings.ToLower(host) {
-	case "ghcr.io":
-		return familyGitHub
-	case "docker.io", "index.docker.io", "registry-1.docker.io":
-		return familyDockerHub
-	}
-	return familyOCI
-}
 
 // transports hands out one shared transport per backend family: requests to
 // one service share its pacing and counters across repositories.
@@ -83,48 +62,87 @@ func (ts *transports) stats() transport.Stats {
 	return sum
 }
 
-func (r *runner) backendFor(ctx context.Context, repo string) (backend.Backend, error) {
+// deleteRate is the DELETE pacing of a family's shared transport.
+func deleteRate(name string) float64 {
+	f, err := family.For(name, "")
+	if err != nil {
+		return 0
+	}
+	return f.DeleteRate
+}
+
+// config is what the family of repo needs from this run.
+func (r *runner) config(fam family.Family) family.Config {
 	s := r.s
-	switch fam := family(s.Backend, repo); fam {
-	case familyGitHub:
-		host, owner, pkg, err := ghpackages.ParseRepository(repo)
-		if err != nil {
-			return nil, err
-		}
-		api := r.env.Getenv("GITHUB_API_URL")
-		return ghpackages.New(ctx, ghpackages.Options{
-			Registry:             host,
-			Owner:                owner,
-			Package:              pkg,
-			Token:                firstNonEmpty(s.GitHubToken, s.Password),
-			APIURL:               api,
-			Transport:            r.ts.get(fam),
-			Concurrency:          s.Concurrency,
-			Insecure:             s.Insecure,
-			UntagWithPlaceholder: s.UntagWithPlaceholder,
-			Logf:                 r.p.Infof,
-		})
-	case familyDockerHub:
-		return newDockerHub(ctx, r, repo)
-	case familyOCI:
-		return oci.New(ctx, repo, oci.Options{
-			Username:    s.Username,
-			Password:    s.Password,
-			Insecure:    s.Insecure,
-			Concurrency: s.Concurrency,
-			Transport:   r.ts.get(fam),
-			Logf:        r.p.Infof,
-		})
-	default:
-		return nil, fmt.Errorf("backend %q is not one of auto, oci, github, dockerhub", fam)
+	return family.Config{
+		Username:             s.Username,
+		Password:             s.Password,
+		GitHubToken:          s.GitHubToken,
+		GitHubAPIURL:         r.env.Getenv("GITHUB_API_URL"),
+		DockerHubURL:         r.env.DockerHubURL,
+		Insecure:             s.Insecure,
+		Concurrency:          s.Concurrency,
+		UntagWithPlaceholder: s.UntagWithPlaceholder,
+		Transport:            r.ts.get(fam.Name),
+		Logf:                 r.p.Infof,
+		Credentials:          credentialSource(r.p, s),
 	}
 }
 
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
+func (r *runner) backendFor(ctx context.Context, repo string) (backend.Backend, error) {
+	fam, err := family.For(r.s.Backend, repo)
+	if err != nil {
+		return nil, err
+	}
+	return fam.New(ctx, r.config(fam), repo)
+}
+
+// hints are the fixes for credential errors on repo, naming the
+// credentials this run uses there.
+func (r *runner) hints(repo string) report.Hints {
+	fam, err := family.For(r.s.Backend, repo)
+	if err != nil {
+		return report.Hints{}
+	}
+	h := fam.Hints(r.config(fam), repo)
+	return report.Hints{Unauthorized: h.Unauthorized, Forbidden: h.Forbidden}
+}
+
+// checkRepositories refuses, before any request, what each repository's
+// family cannot take (a GitHub repository without a package, a missing
+// token, a GitHub host without its API URL): bad input, exit 2.
+func checkRepositories(s *settings.Settings, getenv func(string) string) error {
+	var errs []error
+	for _, repo := range s.Repositories {
+		fam, err := family.For(s.Backend, repo)
+		if err == nil {
+			err = fam.Check(family.Config{
+				Username:     s.Username,
+				Password:     s.Password,
+				GitHubToken:  s.GitHubToken,
+				GitHubAPIURL: getenv("GITHUB_API_URL"),
+			}, repo)
+		}
+		if err != nil {
+			errs = append(errs, &settings.Error{Input: "repository", Msg: repo + ": " + err.Error()})
 		}
 	}
-	return ""
+	return errors.Join(errs...)
+}
+
+// inputCredentials names credentials the user set.
+const inputCredentials = "the credentials from the `username` and `password` inputs"
+
+// credentialSource names where username and password came from, for
+// hints; "" when neither is set (the family then names the Docker config
+// or anonymous access).
+func credentialSource(p ci.Provider, s *settings.Settings) string {
+	if s.Username == "" && s.Password == "" {
+		return ""
+	}
+	if s.Sources["username"] == settings.SourceCIDef || s.Sources["password"] == settings.SourceCIDef {
+		// Only GitLab supplies registry credentials of its own.
+		return fmt.Sprintf("the %s job's registry credentials (CI_REGISTRY_USER and CI_REGISTRY_PASSWORD, or CI_JOB_TOKEN)", p.Name())
+	}
+	return inputCredentials
 }

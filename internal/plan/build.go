@@ -638,7 +638,7 @@ func (b *builder) levels(del map[string]bool) map[string]int {
 }
 
 func (b *builder) warnings(del map[string]bool) []string {
-	var w []string
+	w := b.patternWarnings()
 	c := b.g.Capabilities
 	if !b.canDelete {
 		msg := "this registry cannot delete manifests; nothing is deleted"
@@ -659,6 +659,34 @@ func (b *builder) warnings(del map[string]bool) []string {
 		}
 		if n > 0 {
 			w = append(w, fmt.Sprintf("delete-referrers is off: %d referrer(s) (signatures, attestations, SBOMs) of deleted images stay and will point at missing images", n))
+		}
+	}
+	return w
+}
+
+// patternWarnings names every tags and exclude-tags pattern that matches
+// no tag here: most are typos, and an exclude pattern that matches nothing
+// protects nothing. A repository without tags gets one warning instead of
+// one per pattern.
+func (b *builder) patternWarnings() []string {
+	if b.p.Include == nil || len(b.p.Include.Patterns()) == 0 {
+		return nil
+	}
+	if len(b.g.Tags) == 0 {
+		return []string{"this repository has no tags: no tags pattern can match"}
+	}
+	tags := make([]string, 0, len(b.g.Tags))
+	for t := range b.g.Tags {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	var w []string
+	for _, p := range b.p.Include.Unmatched(tags) {
+		w = append(w, fmt.Sprintf("tags pattern %q matches no tag in this repository", p))
+	}
+	if b.p.Exclude != nil {
+		for _, p := range b.p.Exclude.Unmatched(tags) {
+			w = append(w, fmt.Sprintf("exclude-tags pattern %q matches no tag in this repository: it protects nothing here", p))
 		}
 	}
 	return w

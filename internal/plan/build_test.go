@@ -557,3 +557,39 @@ func TestIntersect(t *testing.T) {
 		t.Errorf("self-intersection differs:\n%s\n%s", same, orig)
 	}
 }
+
+// TestPatternWarnings: every tags or exclude-tags pattern that matches no
+// tag is named in a warning; a repository without tags gets one warning.
+func TestPatternWarnings(t *testing.T) {
+	g := newFx(capsOCI3).img("a", daysAgo(1), "pr-1").img("b", daysAgo(1), "v1.0.0").done()
+	tests := []struct {
+		name string
+		g    *graph.Graph
+		pol  Policy
+		want []string
+	}{
+		{"all match", g, Policy{Include: mustMatcher(t, "pr-*"), Exclude: mustMatcher(t, "v1.*")}, nil},
+		{"typos", g, Policy{Include: mustMatcher(t, "pr-*", "pr-{1", "2}"), Exclude: mustMatcher(t, "v2.*")}, []string{
+			`tags pattern "pr-{1" matches no tag in this repository`,
+			`tags pattern "2}" matches no tag in this repository`,
+			`exclude-tags pattern "v2.*" matches no tag in this repository: it protects nothing here`,
+		}},
+		{"no tags at all", newFx(capsOCI3).listed("u", daysAgo(1)).done(), Policy{Include: mustMatcher(t, "*"), KeepLatest: 2},
+			[]string{"this repository has no tags: no tags pattern can match"}},
+		{"untagged alone has no patterns", g, Policy{Include: mustMatcher(t), Untagged: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Build(tt.g, tt.pol, testNow)
+			var got []string
+			for _, w := range p.Warnings {
+				if strings.Contains(w, "pattern") {
+					got = append(got, w)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("warnings\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

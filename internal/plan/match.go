@@ -29,6 +29,27 @@ func (e *PatternError) Error() string {
 type patternMatcher struct {
 	patterns []string
 	re       *regexp.Regexp
+	each     []*regexp.Regexp // one anchored expression per pattern
+}
+
+// Unmatched returns the patterns, in order, that match none of tags.
+func (m *patternMatcher) Unmatched(tags []string) []string {
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for i, re := range m.each {
+		hit := false
+		for _, t := range tags {
+			if hit = re.MatchString(t); hit {
+				break
+			}
+		}
+		if !hit {
+			out = append(out, m.patterns[i])
+		}
+	}
+	return out
 }
 
 // Match reports whether tag matches any pattern; a nil matcher matches nothing.
@@ -73,7 +94,12 @@ func CompilePatterns(patterns []string, regex bool) (Matcher, error) {
 			}
 			expr = e
 		}
+		one, err := regexp.Compile(`^(?:` + expr + `)$`)
+		if err != nil {
+			return nil, fmt.Errorf("compile tag pattern %q: %w", p, err)
+		}
 		m.patterns = append(m.patterns, p)
+		m.each = append(m.each, one)
 		alts = append(alts, "(?:"+expr+")")
 	}
 	if len(alts) == 0 {

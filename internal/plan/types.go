@@ -131,4 +131,6 @@ type Matcher interface {
 	Match(tag string) bool
 	// Patterns returns the patterns as the user wrote them.
 	Patterns() []string
+	// Unmatched returns the patterns, in order, that match none of tags.
+	Unmatched(tags []string) []string
 }

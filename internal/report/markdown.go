@@ -181,12 +181,12 @@ func view(r *Report, l limits) mdView {
 		}
 		if rp.Err != nil {
 			rv.Err = clip(rp.Err.Error(), l.Text)
-			rv.ErrHint = hint(rp.Err, s.Backend)
+			rv.ErrHint = hint(rp.Err, rp.Hints)
 			rv.Counts.Failed++
 		}
 		if s.Stopped != nil {
 			rv.Stopped = clip(s.Stopped.Error(), l.Text)
-			rv.StopHint = hint(s.Stopped, s.Backend)
+			rv.StopHint = hint(s.Stopped, rp.Hints)
 		}
 		deleted, more := capList(s.Deleted, l.Rows)
 		rv.DeletedMore = more
@@ -255,19 +255,20 @@ func cannot(s summary) []string {
 	return out
 }
 
-// hint is one fixed sentence naming the fix for a known error.
-func hint(err error, backendName string) string {
+// hint is one sentence naming the fix for a known error; credential errors
+// take the repository's hints, which name the credentials used.
+func hint(err error, h Hints) string {
 	switch {
 	case errors.Is(err, backend.ErrDeleteDisabled):
 		return "Turn deletion on in the registry: `storage.delete.enabled: true` in its configuration, or `REGISTRY_STORAGE_DELETE_ENABLED=true`."
 	case errors.Is(err, backend.ErrUnauthorized):
-		if backendName == "github" {
-			return "Check the `github-token` input: it must be a valid token for this package."
+		if h.Unauthorized != "" {
+			return h.Unauthorized
 		}
-		return "Check the `username` and `password` inputs: the registry rejected them."
+		return "The registry rejected the credentials: check them."
 	case errors.Is(err, backend.ErrForbidden):
-		if backendName == "github" {
-			return "Give the job `permissions: packages: write`, and the repository the Admin role in the package's Manage Actions access (a classic token needs `delete:packages`)."
+		if h.Forbidden != "" {
+			return h.Forbidden
 		}
 		return "The credentials were accepted but lack a permission this repository needs (listing needs pull, deleting needs delete rights)."
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -41,6 +41,15 @@ type Repository struct {
 	Warnings []string
 	// Err is why the repository failed before apply, if it did.
 	Err error
+	// Hints are the fixes for credential errors here, naming the
+	// credentials the run used (from the backend family's table).
+	Hints Hints
+}
+
+// Hints are one-sentence fixes for credential errors.
+type Hints struct {
+	Unauthorized string // backend.ErrUnauthorized
+	Forbidden    string // backend.ErrForbidden
 }
 
 // Output is one step output.

@@ -42,13 +42,13 @@ func Text(r *Report) string {
 		b.WriteByte('\n')
 		if rp.Err != nil {
 			fmt.Fprintf(&b, "  error: %s\n", plain(rp.Err.Error()))
-			if h := hint(rp.Err, s.Backend); h != "" {
+			if h := hint(rp.Err, rp.Hints); h != "" {
 				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(h, "`", ""))
 			}
 		}
 		if s.Stopped != nil {
 			fmt.Fprintf(&b, "  stopped: %s\n", plain(s.Stopped.Error()))
-			if h := hint(s.Stopped, s.Backend); h != "" {
+			if h := hint(s.Stopped, rp.Hints); h != "" {
 				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(h, "`", ""))
 			}
 		}

@@ -3,6 +3,8 @@ package settings
 import (
 	"fmt"
 	"strings"
+
+	"github.com/regsweep/regsweep/internal/backend/family"
 )
 
 // Kind is how a setting's text is read.
@@ -64,7 +66,7 @@ func Definitions() []Definition {
 		{Name: "exclude-tags", Field: "ExcludeTags", Kind: KindList,
 			Help: "Tag patterns never deleted, even when they match tags."},
 		{Name: "use-regex", Field: "UseRegex", Kind: KindBool, Default: "false",
-			Help: "Read tags and exclude-tags as RE2 regular expressions matched against the whole tag, one per line (commas belong to the expression)."},
+			Help: "Read tags and exclude-tags as RE2 regular expressions matched against the whole tag, one per line or separated by commas outside `()`, `[]` and `{}` (a comma inside them belongs to the expression)."},
 		{Name: "dry-run", Field: "DryRun", Kind: KindBool, Default: "false",
 			Help: "Plan and report exactly what a real run would do; delete nothing."},
 		{Name: "username", Field: "Username", Kind: KindString,
@@ -87,7 +89,7 @@ func Definitions() []Definition {
 			Help: "Delete signatures, attestations and SBOMs together with the image they refer to, and orphaned ones."},
 		{Name: "untagged", Field: "Untagged", Kind: KindBool, Default: "false",
 			Help: "Also delete manifests that nothing references, on registries that can list them."},
-		{Name: "backend", Field: "Backend", Kind: KindEnum, Default: "auto", Values: []string{"auto", "oci", "github", "dockerhub"},
+		{Name: "backend", Field: "Backend", Kind: KindEnum, Default: family.Auto, Values: family.Names(),
 			Help: "Registry API to use: `auto` (from the host), `oci`, `github` (GitHub Packages) or `dockerhub`."},
 		{Name: "recheck", Field: "Recheck", Kind: KindBool, Default: "true",
 			Help: "Look again before deleting: list the tags a second time and resolve the tags that keep images last, so one pushed or moved onto a doomed image during the run saves it (`false`: one listing, trusted). Either way, after deleting the tags are listed once more so the record names only tags really gone, and a tag the registry kept on a deleted manifest is removed by tag."},

@@ -86,6 +86,7 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	sv := reflect.ValueOf(s).Elem()
 	regex := r.useRegex()
 	var errs []error
+	raws := map[string]string{}
 	for _, d := range defs {
 		if err, ok := r.conflicts[d.Name]; ok {
 			errs = append(errs, err)
@@ -108,6 +109,7 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 		if err := assign(sv.FieldByName(d.Field), d, v, regex); err != nil {
 			errs = append(errs, &Error{Input: d.Name, Msg: err.Error()})
 		}
+		raws[d.Name] = v
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -115,6 +117,12 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	r.scopeCIDefaultCredentials(s)
 	if err := buildPolicy(s); err != nil {
 		return nil, err
+	}
+	// Likely typos in patterns are warnings, not errors: each one is a valid
+	// pattern that matches nothing, or less than the user meant.
+	for _, h := range append(patternHints("tags", raws["tags"], s.Tags, s.UseRegex),
+		patternHints("exclude-tags", raws["exclude-tags"], s.ExcludeTags, s.UseRegex)...) {
+		p.Warningf("%s", h)
 	}
 	return s, nil
 }

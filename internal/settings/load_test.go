@@ -329,6 +329,20 @@ func TestLoadWoodpecker(t *testing.T) {
 	if !s.DryRun || s.KeepLatest != 2 {
 		t.Errorf("got %+v", s)
 	}
+
+	// A YAML list under use-regex arrives comma-joined too: one expression
+	// per item, and a comma inside braces stays in its expression.
+	s, _, err = load(t, map[string]string{
+		"DRONE": "true", "PLUGIN_REPOSITORY": "registry.example.com/app",
+		"PLUGIN_TAGS": "^pr-[0-9]{1,4}$,^rc-.*$", "PLUGIN_USE_REGEX": "true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantList(t, "Tags", s.Tags, "^pr-[0-9]{1,4}$", "^rc-.*$")
+	if !s.Policy.Include.Match("rc-1") || !s.Policy.Include.Match("pr-12") {
+		t.Errorf("a list item was lost: %q", s.Policy.Include.Patterns())
+	}
 }
 
 func TestHelpAndVersion(t *testing.T) {
@@ -434,6 +448,45 @@ func TestLoadGitLabCredentialScope(t *testing.T) {
 			}
 			if kept := s.Password != ""; kept != tt.keep {
 				t.Errorf("job token kept = %v, want %v (log %q)", kept, tt.keep, log)
+			}
+		})
+	}
+}
+
+// TestLoadPatternHints: patterns that are valid but almost surely typos
+// load, with one warning each that names the fix.
+func TestLoadPatternHints(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // one warning line each, in order
+	}{
+		{"braces split at the comma", map[string]string{"REGSWEEP_TAGS": "pr-{1,2}, rc-*"},
+			[]string{`tags: "pr-{1,2}" was split at its comma: globs have no {a,b} alternatives and list entries are separated by commas; write each alternative as its own pattern: pr-1, pr-2`}},
+		{"a brace alone", map[string]string{"REGSWEEP_EXCLUDE_TAGS": "v{1}", "REGSWEEP_TAGS": "x"},
+			[]string{`exclude-tags: "v{1}" contains a brace, which globs do not expand and no tag contains: it matches nothing`}},
+		{"a regex without use-regex", map[string]string{"REGSWEEP_TAGS": "^pr-[0-9]+$"},
+			[]string{`tags: "^pr-[0-9]+$" reads like a regular expression, which no tag can match as a glob: set use-regex to true, or write it as a glob (*, ?, [...])`}},
+		{"a glob under use-regex", map[string]string{"REGSWEEP_TAGS": "pr-*\nv[0-9]+\\.[0-9]+", "REGSWEEP_USE_REGEX": "true"},
+			[]string{`tags: use-regex is on, and "pr-*" reads like a glob: as a regular expression a * repeats the character before it; write "pr-.*" for any run of characters, or set use-regex to false`}},
+		{"plain patterns", map[string]string{"REGSWEEP_TAGS": "pr-*, v1.?, [a-c]*", "REGSWEEP_EXCLUDE_TAGS": "latest"}, nil},
+		{"plain regex", map[string]string{"REGSWEEP_TAGS": "^v[0-9]{1,3}$,pr-.*", "REGSWEEP_USE_REGEX": "true"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["REGSWEEP_REPOSITORY"] = "h.io/a"
+			_, log, err := load(t, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, l := range strings.Split(log, "\n") {
+				if w, ok := strings.CutPrefix(l, "warning: "); ok {
+					got = append(got, w)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("warnings\n got %q\nwant %q", got, tt.want)
 			}
 		})
 	}

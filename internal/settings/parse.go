@@ -9,20 +9,65 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/regsweep/regsweep/internal/backend/family"
 )
 
 // SplitList splits a list setting into trimmed, non-empty entries: one per
-// line, and with commas also separating entries when commas is true (regular
-// expressions keep their commas: `a{1,3}`).
+// line, and with commas also separating entries when commas is true. When
+// commas is false (regular expressions), only a comma outside (), [] and {}
+// separates entries: `a{1,3}` and `[,;]` keep theirs, while a Woodpecker or
+// Drone YAML list, which arrives joined by commas, becomes one expression
+// per item. A tag never contains a comma, so a comma outside brackets could
+// never be part of a useful expression.
 func SplitList(s string, commas bool) []string {
-	sep := func(r rune) bool { return r == '\n' || r == '\r' || (commas && r == ',') }
 	var out []string
-	for _, f := range strings.FieldsFunc(s, sep) {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
+	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		var parts []string
+		if commas {
+			parts = strings.Split(line, ",")
+		} else {
+			parts = splitRegexCommas(line)
+		}
+		for _, f := range parts {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
 		}
 	}
 	return out
+}
+
+// splitRegexCommas splits one line of regular expressions at the commas
+// outside groups, classes and repetition braces (escapes honoured).
+func splitRegexCommas(line string) []string {
+	var parts []string
+	depth, start := 0, 0
+	inClass, classStart := false, 0
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '\\':
+			i++ // the escaped byte is literal, whatever it is
+		case inClass:
+			// "]" right after "[" or "[^" is a literal, not the end.
+			if c == ']' && i > classStart {
+				inClass = false
+			}
+		case c == '[':
+			inClass, classStart = true, i+1
+			if i+1 < len(line) && line[i+1] == '^' {
+				classStart++
+			}
+		case c == '(' || c == '{':
+			depth++
+		case (c == ')' || c == '}') && depth > 0:
+			depth--
+		case c == ',' && depth == 0:
+			parts = append(parts, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, line[start:])
 }
 
 // parseBool accepts true/false, yes/no, on/off and 1/0 in any case.
@@ -120,8 +165,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	return total, nil
 }
 
-// dockerHub is how regsweep writes Docker Hub repositories.
-const dockerHub = "docker.io"
+// dockerHub is how regsweep writes Docker Hub's host: go-containerregistry's
+// default registry, as the backend families name it.
+func dockerHub() string { return family.CanonicalHost(name.DefaultRegistry) }
 
 // ParseRepository validates one repository and returns it normalized:
 // "host[:port]/path"; no host means Docker Hub ("alpine" ->
@@ -171,9 +217,9 @@ func ParseRepository(s string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if ns, ok := strings.CutPrefix(r, dockerHub+"/library/"); ok && !strings.Contains(rest, "library/") {
+		if ns, ok := strings.CutPrefix(r, dockerHub()+"/library/"); ok && !strings.Contains(rest, "library/") {
 			// "ns/*" or "docker.io/ns/*": a Docker Hub namespace, not library/ns.
-			return dockerHub + "/" + ns + "/*", nil
+			return dockerHub() + "/" + ns + "/*", nil
 		}
 		return r + "/*", nil
 	}
@@ -239,11 +285,10 @@ func maskCredentials(s string) (string, bool) {
 	return scheme + "***" + rest[at:], true
 }
 
+// normalizeRegistry writes a registry host the way regsweep does:
+// lowercase, and Docker Hub's aliases as docker.io.
 func normalizeRegistry(r string) string {
-	if r == name.DefaultRegistry || r == "index.docker.io" || r == "registry-1.docker.io" {
-		return dockerHub
-	}
-	return r
+	return family.CanonicalHost(r)
 }
 
 // repoProblem shortens go-containerregistry's message.

@@ -151,6 +151,10 @@ func TestSplitList(t *testing.T) {
 		{"pr-1\npr-2", true, []string{"pr-1", "pr-2"}},
 		{"pr-1, pr-2,,\n\n pr-3 \r\n", true, []string{"pr-1", "pr-2", "pr-3"}},
 		{"a{1,3}\nb", false, []string{"a{1,3}", "b"}},
+		// A Woodpecker/Drone YAML list under use-regex arrives comma-joined.
+		{"^pr-[0-9]+$,^rc-.*$", false, []string{"^pr-[0-9]+$", "^rc-.*$"}},
+		{"v[0-9]{1,3},(a|b,c),[,;x],x\\,y,[]a,]", false, []string{"v[0-9]{1,3}", "(a|b,c)", "[,;x]", "x\\,y", "[]a,]"}},
+		{"[^],]x,y", false, []string{"[^],]x", "y"}},
 		{" \n , ", true, nil},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,18 +61,23 @@ type Options struct {
 	Insecure bool
 }
 
+// Hosts are Docker Hub's registry host names, the canonical one first;
+// every other package takes them from here.
+var Hosts = []string{"docker.io", "index.docker.io", "registry-1.docker.io"}
+
+// webHost is Docker Hub's website, whose repository addresses people paste.
+const webHost = "hub.docker.com"
+
 // ParseRepository turns docker.io/ns/repo, index.docker.io/ns/repo,
 // ns/repo or repo (an official image: namespace "library") into namespace
 // and repository.
 func ParseRepository(ref string) (namespace, repo string, err error) {
 	parts := strings.Split(ref, "/")
 	if len(parts) > 1 && (strings.ContainsAny(parts[0], ".:") || parts[0] == "localhost") {
-		switch parts[0] {
-		case "docker.io", "index.docker.io", "registry-1.docker.io", "hub.docker.com":
-			parts = parts[1:]
-		default:
+		if !slices.Contains(Hosts, parts[0]) && parts[0] != webHost {
 			return "", "", fmt.Errorf("repository %q is not on Docker Hub", ref)
 		}
+		parts = parts[1:]
 	}
 	for _, p := range parts {
 		if p == "" {
@@ -129,7 +135,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 func (b *Backend) Name() string { return "dockerhub" }
 
 func (b *Backend) repository() string {
-	return "docker.io/" + b.opts.Namespace + "/" + b.opts.Repository
+	return Hosts[0] + "/" + b.opts.Namespace + "/" + b.opts.Repository
 }
 
 func (b *Backend) capabilities() graph.Capabilities {

@@ -81,7 +81,7 @@ func Catalog(ctx context.Context, registry, prefix string, opts Options) ([]stri
 func catalogHandshakeError(reg name.Registry, err error) error {
 	var te *ggcrtransport.Error
 	if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
-		return fmt.Errorf("log in to %s: %w (check the username and password or token)", reg.RegistryStr(), backend.ErrUnauthorized)
+		return fmt.Errorf("log in to %s: %w", reg.RegistryStr(), backend.ErrUnauthorized)
 	}
 	return fmt.Errorf("connect to %s: %w", reg.RegistryStr(), err)
 }

@@ -146,11 +146,36 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 // authenticator picks the credentials for a registry: Auth as given, else
 // username/password, else the Docker config's keychain, else anonymous.
 func (o Options) authenticator(res authn.Resource) authn.Authenticator {
+	auth, _ := o.credentials(res)
+	return auth
+}
+
+// Where the credentials for a registry come from (see CredentialSource).
+const (
+	CredentialsGiven        = "given"         // Auth, or Username and Password
+	CredentialsDockerConfig = "docker-config" // the keychain had an entry
+	CredentialsAnonymous    = "anonymous"     // none at all
+)
+
+// CredentialSource says which credentials New and Catalog use for
+// registry: CredentialsGiven, CredentialsDockerConfig or
+// CredentialsAnonymous, so that a hint can name them.
+func CredentialSource(registry string, opts Options) string {
+	reg, err := name.NewRegistry(registry)
+	if err != nil {
+		return CredentialsAnonymous
+	}
+	opts.Logf = func(string, ...any) {}
+	_, src := opts.credentials(reg)
+	return src
+}
+
+func (o Options) credentials(res authn.Resource) (authn.Authenticator, string) {
 	switch {
 	case o.Auth != nil:
-		return o.Auth
+		return o.Auth, CredentialsGiven
 	case o.Username != "" || o.Password != "":
-		return &authn.Basic{Username: o.Username, Password: o.Password}
+		return &authn.Basic{Username: o.Username, Password: o.Password}, CredentialsGiven
 	}
 	kc := o.Keychain
 	if kc == nil {
@@ -159,9 +184,12 @@ func (o Options) authenticator(res authn.Resource) authn.Authenticator {
 	auth, err := kc.Resolve(res)
 	if err != nil {
 		o.Logf("no credentials from the docker config for %s (%v); going on anonymously", res.RegistryStr(), err)
-		return authn.Anonymous
+		return authn.Anonymous, CredentialsAnonymous
 	}
-	return auth
+	if auth == authn.Anonymous {
+		return auth, CredentialsAnonymous
+	}
+	return auth, CredentialsDockerConfig
 }
 
 // schemeRecorder notes the scheme of the first answer from the registry's
@@ -200,7 +228,7 @@ func handshakeError(r name.Repository, err error) error {
 	if errors.As(err, &te) {
 		switch te.StatusCode {
 		case http.StatusUnauthorized:
-			return fmt.Errorf("log in to %s: %w (check the username and password or token)", r.RegistryStr(), backend.ErrUnauthorized)
+			return fmt.Errorf("log in to %s: %w", r.RegistryStr(), backend.ErrUnauthorized)
 		case http.StatusForbidden:
 			return fmt.Errorf("log in to %s: %w", r.RegistryStr(), backend.ErrForbidden)
 		}
@@ -244,7 +272,7 @@ func (b *Backend) do(ctx context.Context, method string, u *url.URL, accept stri
 		if errors.As(err, &te) {
 			switch te.StatusCode {
 			case http.StatusUnauthorized:
-				err = fmt.Errorf("%w: renewing the token failed (check the username and password or token): %w", backend.ErrUnauthorized, err)
+				err = fmt.Errorf("%w: renewing the token failed: %w", backend.ErrUnauthorized, err)
 			case http.StatusForbidden:
 				err = fmt.Errorf("%w: renewing the token failed: %w", backend.ErrForbidden, err)
 			}

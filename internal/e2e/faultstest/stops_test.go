@@ -2,7 +2,10 @@ package faultstest
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -49,7 +52,7 @@ func stopCases() []stopCase {
 		{
 			name:     "credentials-rejected",
 			setup:    func(r *reg) { r.auth.SetRejectAll(true) },
-			sentence: "username and password",
+			sentence: "unauthorized",
 		},
 		{
 			name: "credentials-revoked-mid-run",
@@ -192,5 +195,77 @@ func TestCancelled(t *testing.T) {
 		if st[tag] != d {
 			t.Errorf("kept tag %s lost: %v", tag, st)
 		}
+	}
+}
+
+// TestCredentialHints: when the registry rejects the credentials, the hint
+// names the ones this run used: the inputs, GitLab's job credentials, the
+// Docker config, or none (anonymous). Not parallel: the Docker config is
+// found through the process environment.
+func TestCredentialHints(t *testing.T) {
+	r := startRegistry(t, false)
+	f := seedFixture(t, r, "app", 2)
+	r.auth.SetRejectAll(true)
+	dockerConfig := func(t *testing.T, auths string) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{`+auths+`}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("DOCKER_CONFIG", dir)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("someone:wrong"))
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T)
+		env    map[string]string
+		inputs map[string]string
+		want   string
+	}{
+		{"inputs", func(t *testing.T) { dockerConfig(t, "") }, nil,
+			creds(map[string]string{"repository": f.repo, "tags": "pr-*"}),
+			"The registry rejected the credentials from the username and password inputs: check them."},
+		{"docker config", func(t *testing.T) { dockerConfig(t, `"`+r.Host+`":{"auth":"`+basic+`"}`) }, nil,
+			map[string]string{"repository": f.repo, "tags": "pr-*"},
+			"The registry rejected the credentials the Docker config (DOCKER_CONFIG or ~/.docker/config.json) holds for " + r.Host + ": log in again, or set the username and password inputs."},
+		{"anonymous", func(t *testing.T) { dockerConfig(t, "") }, nil,
+			map[string]string{"repository": f.repo, "tags": "pr-*"},
+			"The registry refused anonymous access: no username and password were set and the Docker config has no credentials for " + r.Host + "; set the username and password inputs."},
+		{"gitlab job", func(t *testing.T) { dockerConfig(t, "") }, map[string]string{
+			"GITHUB_ACTIONS": "", "GITLAB_CI": "true", "CI_PROJECT_DIR": t.TempDir(),
+			"CI_REGISTRY": r.Host, "CI_REGISTRY_IMAGE": f.repo, "CI_REGISTRY_USER": "gitlab-ci-token", "CI_REGISTRY_PASSWORD": "glcbt-x",
+			"REGSWEEP_TAGS": "pr-*",
+		}, map[string]string{},
+			"The registry rejected the gitlab job's registry credentials (CI_REGISTRY_USER and CI_REGISTRY_PASSWORD, or CI_JOB_TOKEN): check them."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.setup(t)
+			res := e2e.RunWith(t, e2e.Options{Env: tt.env}, tt.inputs)
+			if res.Code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", res.Code, res.Log)
+			}
+			if !strings.Contains(res.Log, tt.want) {
+				t.Errorf("the log lacks the hint %q:\n%s", tt.want, res.Log)
+			}
+		})
+	}
+}
+
+// TestLoopbackHostAnyCase: host names are case-insensitive, so
+// LOCALHOST:port is the loopback registry, reached over plain HTTP like
+// localhost:port, and swept exactly.
+func TestLoopbackHostAnyCase(t *testing.T) {
+	r := startRegistry(t, false)
+	f := seedFixture(t, r, "app", 3)
+	_, port, _ := strings.Cut(r.Host, ":")
+	res := e2e.RunWith(t, e2e.Options{}, creds(map[string]string{"repository": "LOCALHOST:" + port + "/app", "tags": "pr-*"}))
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	if got := res.Strings(t, "deleted-digests"); !slices.Equal(got, f.planned) {
+		t.Fatalf("deleted-digests = %v, want %v", got, f.planned)
+	}
+	if got := f.state(t); !reflect.DeepEqual(got, f.keep) {
+		t.Fatalf("left %v, want %v", got, f.keep)
 	}
 }
