@@ -357,17 +357,17 @@ func TestDockerHubNamespaceWildcard(t *testing.T) {
 }
 
 // Wildcards a registry family cannot list say how to write them, before
-// any request.
+// any request: bad input, exit 2.
 func TestWildcardNeedsOwner(t *testing.T) {
 	tests := []struct{ repo, backend, want string }{
-		{"ghcr.io/*", "auto", "::error::repository ghcr.io/*: a GitHub wildcard needs an owner: write ghcr.io/OWNER/*"},
-		{"docker.io/*", "auto", "::error::repository docker.io/*: a Docker Hub wildcard names one namespace: write docker.io/NAMESPACE/*"},
+		{"ghcr.io/*", "auto", `::error::input "repository": ghcr.io/*: a GitHub wildcard needs an owner: write ghcr.io/OWNER/*`},
+		{"docker.io/*", "auto", `::error::input "repository": docker.io/*: a Docker Hub wildcard names one namespace: write docker.io/NAMESPACE/*`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.repo, func(t *testing.T) {
 			res := e2e.RunWith(t, e2e.Options{}, map[string]string{"repository": tt.repo, "backend": tt.backend, "tags": "pr-*", "github-token": ghToken})
-			if res.Code != 1 || !strings.Contains(res.Log, tt.want) {
-				t.Fatalf("exit %d, want 1 and %q in\n%s", res.Code, tt.want, res.Log)
+			if res.Code != 2 || !strings.Contains(res.Log, tt.want) {
+				t.Fatalf("exit %d, want 2 and %q in\n%s", res.Code, tt.want, res.Log)
 			}
 		})
 	}
