@@ -289,6 +289,9 @@ func (r *runner) finish(rep *report.Report) int {
 			r.p.Errorf("%s", strings.TrimPrefix(trimmed, "error: "))
 		case strings.HasPrefix(trimmed, "stopped: "), strings.HasPrefix(trimmed, "failed "):
 			r.p.Errorf("%s", trimmed)
+		case strings.HasPrefix(trimmed, "refused "):
+			// The registry's own rule kept it: worth a look, not a failure.
+			r.p.Warningf("%s", trimmed)
 		default:
 			r.p.Infof("%s", line)
 		}

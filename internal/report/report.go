@@ -287,7 +287,7 @@ func Outputs(r *Report) []Output {
 	images := []string{}
 	kept := []KeptTag{}
 	seen := map[string]bool{}
-	deleted, failed := 0, 0
+	deleted, failed, refused := 0, 0, 0
 	for i := range r.Repositories {
 		rp := &r.Repositories[i]
 		s := summarize(rp)
@@ -315,6 +315,7 @@ func Outputs(r *Report) []Output {
 		}
 		deleted += s.DeletedCount
 		failed += s.FailedCount
+		refused += s.RefusedCount
 		if rp.Err != nil {
 			failed++
 		}
@@ -327,6 +328,7 @@ func Outputs(r *Report) []Output {
 		{"deleted-images", jsonLine(images)},
 		{"dry-run", strconv.FormatBool(r.DryRun)},
 		{"failed-count", strconv.Itoa(failed)},
+		{"refused-count", strconv.Itoa(refused)},
 	}
 }
 

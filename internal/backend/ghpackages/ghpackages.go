@@ -361,8 +361,12 @@ func (b *Backend) classify(resp *http.Response) error {
 		}
 		return fmt.Errorf("%w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		if strings.Contains(herr.Message, "5000 downloads") || strings.Contains(strings.ToLower(herr.Message), "public") {
-			return fmt.Errorf("%w: public version with more than 5000 downloads cannot be deleted: %w", backend.ErrRefused, herr)
+		// GitHub's own rules on one version: a public version with more
+		// than 5000 downloads, a package's last tagged version. The
+		// version is kept with GitHub's words; the run goes on.
+		if m := strings.ToLower(herr.Message); strings.Contains(m, "5000 downloads") || strings.Contains(m, "public") ||
+			strings.Contains(m, "last tagged version") || strings.Contains(m, "last version") {
+			return fmt.Errorf("%w: %w", backend.ErrRefused, herr)
 		}
 	}
 	return herr

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
@@ -56,7 +57,27 @@ func (b *Backend) deleteRef(ctx context.Context, ref string) error {
 	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" {
 		return &disabledError{he: he}
 	}
+	if refusal(he) {
+		return fmt.Errorf("%w: %w", backend.ErrRefused, he)
+	}
 	return classify(http.MethodDelete, he)
+}
+
+// refusal reports whether a DELETE's answer is one of the registry's own
+// rules refusing this one manifest or tag (kept and reported; the run goes
+// on) rather than a lack of permission, which stops the run:
+//   - Harbor tag immutability: 412 Precondition Failed;
+//   - GitLab protected and immutable container tags: 403 DENIED saying
+//     the tag is protected or immutable.
+func refusal(he *backend.HTTPError) bool {
+	switch he.StatusCode {
+	case http.StatusPreconditionFailed:
+		return true
+	case http.StatusForbidden:
+		m := strings.ToLower(he.Message)
+		return he.Code == "DENIED" && (strings.Contains(m, "protected") || strings.Contains(m, "immutable"))
+	}
+	return false
 }
 
 // Untag implements backend.Backend: DELETE by tag (OCI distribution spec
@@ -80,6 +101,9 @@ func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) erro
 	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" ||
 		(he.StatusCode == http.StatusBadRequest && he.Code == "DIGEST_INVALID") {
 		return fmt.Errorf("untag %s: %w: %w", tag, backend.ErrUnsupported, he)
+	}
+	if refusal(he) {
+		return fmt.Errorf("untag %s: %w: %w", tag, backend.ErrRefused, he)
 	}
 	return classify("untag "+tag, he)
 }

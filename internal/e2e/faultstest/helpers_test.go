@@ -241,7 +241,7 @@ func summaryRetries(t *testing.T, summary string) int {
 }
 
 // expectedKeys are every output action.yml declares, and nothing else.
-var expectedKeys = []string{"deleted-count", "deleted-digests", "deleted-images", "deleted-tags", "dry-run", "failed-count", "kept-tags"}
+var expectedKeys = []string{"deleted-count", "deleted-digests", "deleted-images", "deleted-tags", "dry-run", "failed-count", "kept-tags", "refused-count"}
 
 func checkKeys(t *testing.T, res e2e.Result) {
 	t.Helper()

@@ -54,6 +54,7 @@ const (
 	MsgForbidden       = "Resource not accessible by integration"
 	MsgSecondaryLimit  = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 	MsgRefusedDownload = "Publicly visible package versions with more than 5000 downloads cannot be deleted. Contact GitHub support for further assistance."
+	MsgLastTagged      = "You cannot delete the last tagged version of a package. You must delete the package instead."
 	MsgPrimaryLimit    = "API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID."
 )
 
@@ -93,6 +94,7 @@ type Fake struct {
 	regToken int
 
 	forbidden      bool
+	lastTagged     bool // refuse to delete a package's last tagged version
 	tokenUser      string // the user the token belongs to ("": an installation token)
 	rateEvery      int
 	retryAfter     string
@@ -337,6 +339,14 @@ func (f *Fake) primaryLimit(w http.ResponseWriter) bool {
 	reset := f.primaryStart.Add(f.primaryWindow)
 	h.Set("X-Ratelimit-Reset", strconv.FormatInt((reset.UnixNano()+int64(time.Second)-1)/int64(time.Second), 10))
 	return allowed
+}
+
+// RefuseLastTagged turns on GitHub's rule that a package keeps at least one
+// tagged version: deleting the only tagged version left answers 400.
+func (f *Fake) RefuseLastTagged(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastTagged = on
 }
 
 // SetRefused marks a version as undeletable (public, > 5000 downloads).
@@ -693,7 +703,8 @@ func (f *Fake) deleteVersion(w http.ResponseWriter, p *pkg, id int64) {
 	forbidden := f.forbidden
 	v, ok := p.versions[id]
 	refused := ok && v.Refused
-	if !limited && !forbidden && ok && !refused {
+	lastTagged := ok && !refused && f.lastTagged && len(v.Tags) > 0 && taggedVersions(p) == 1
+	if !limited && !forbidden && ok && !refused && !lastTagged {
 		delete(p.versions, id)
 		f.deleteTimes = append(f.deleteTimes, now)
 	}
@@ -708,9 +719,21 @@ func (f *Fake) deleteVersion(w http.ResponseWriter, p *pkg, id int64) {
 		apiError(w, http.StatusNotFound, "Package version not found.")
 	case refused:
 		apiError(w, http.StatusBadRequest, MsgRefusedDownload)
+	case lastTagged:
+		apiError(w, http.StatusBadRequest, MsgLastTagged)
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+func taggedVersions(p *pkg) int {
+	n := 0
+	for _, v := range p.versions {
+		if len(v.Tags) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // --- OCI side -------------------------------------------------------------
