@@ -94,7 +94,7 @@ type Fake struct {
 	regToken int
 
 	forbidden      bool
-	lastTagged     bool // refuse to delete a package's last tagged version
+	lastTagged     bool   // refuse to delete a package's last tagged version
 	tokenUser      string // the user the token belongs to ("": an installation token)
 	rateEvery      int
 	retryAfter     string
