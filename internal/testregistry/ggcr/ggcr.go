@@ -32,7 +32,7 @@ type Registry struct {
 
 // Start runs a registry until Close is called.
 func Start(opts Options) *Registry {
-	var h http.Handler = registry.New(
+	h := registry.New(
 		registry.Logger(log.New(io.Discard, "", 0)),
 		registry.WithReferrersSupport(!opts.NoReferrers),
 	)
