@@ -40,8 +40,12 @@ type builder struct {
 	subject     map[string]string          // referrer -> subject ("" when unknown)
 	isRef       map[string]bool
 	tags        map[string]*tagState
+	ages        map[string]ageResult // memo of ageOf
 
 	canDelete bool // some way to delete a manifest exists
+
+	ranking string   // how keep-latest ranked (Plan.Ranking)
+	ignored []string // candidate tags a version ranking could not read (Plan.IgnoredTags)
 }
 
 // Build decides, for every tag and manifest of g, what policy p does to it at
@@ -79,6 +83,7 @@ func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 		subject:     map[string]string{},
 		isRef:       map[string]bool{},
 		tags:        map[string]*tagState{},
+		ages:        map[string]ageResult{},
 		canDelete:   g.Capabilities.DeleteManifest || g.Capabilities.TagsOnly,
 	}
 	for d, m := range g.Manifests {
@@ -164,29 +169,15 @@ func referrerTagSubject(tag string) (string, bool) {
 	return algo + ":" + hex, true
 }
 
-// age is a manifest's creation time: for an index, the newest of its own and
-// its children's known times (an index rarely has its own; a child without
-// one, such as an attestation, does not make the image's age unknown). Zero
-// when nothing is known.
-func (b *builder) age(d string) time.Time {
-	m := b.man[d]
-	t := m.Created
-	for _, c := range m.Children {
-		if cm, ok := b.man[c]; ok && cm.Created.After(t) {
-			t = cm.Created
-		}
-	}
-	return t
-}
-
 // ageVerdict returns a keep verdict when OlderThan objects to d, else nil.
 func (b *builder) ageVerdict(d string) *verdict {
 	if b.p.OlderThan <= 0 {
 		return nil
 	}
-	t := b.age(d)
+	a := b.ageOf(d)
+	t := a.t
 	if t.IsZero() {
-		return &verdict{RuleAgeUnknown, "its creation time is unknown, so older-than cannot be checked"}
+		return &verdict{RuleAgeUnknown, a.unknown + ", so older-than cannot be checked"}
 	}
 	cut := b.now.Add(-b.p.OlderThan)
 	if !t.Before(cut) {
@@ -213,6 +204,8 @@ func (b *builder) decideTags() {
 			st.rule, st.reason = RuleNoMatch, "matches no tags pattern"
 		case excluded:
 			st.rule, st.reason = RuleExcluded, "matches exclude-tags"
+		case b.p.ProtectLatest && t == "latest" && !literal(b.p.Include, t):
+			st.rule, st.reason = RuleProtectLatest, "latest is kept unless a tags pattern names it (protect-latest)"
 		default:
 			st.survivor = true
 			cands = append(cands, st)
@@ -235,47 +228,112 @@ func (b *builder) decideTags() {
 // keepLatest keeps the newest KeepLatest images among the candidates; see
 // rankImages for the order. Tags on referrer manifests are not counted.
 func (b *builder) keepLatest(cands []*tagState) {
-	byDigest := map[string]*image{}
+	byRoot := map[string]*image{}
 	var imgs []*image
-	semverMode := true
-	for _, st := range cands {
+	var tags []string
+	for _, st := range cands { // sorted by tag, so every image's tags are too
 		if b.isRef[st.digest] {
 			continue
 		}
-		im, ok := byDigest[st.digest]
-		if !ok {
-			im = &image{digest: st.digest, created: b.age(st.digest)}
-			byDigest[st.digest] = im
-			imgs = append(imgs, im)
-		}
-		im.tags = append(im.tags, st.tag) // cands are sorted, so tags are too
-		v := parseVersion(st.tag)
-		if v == nil {
-			semverMode = false
-		} else if im.version == nil || v.GreaterThan(im.version) {
-			im.version = v
+		tags = append(tags, st.tag)
+		for _, r := range b.roots(st.digest) {
+			im, ok := byRoot[r]
+			if !ok {
+				im = &image{root: r, index: len(b.man[r].Children) > 0, created: b.age(r)}
+				byRoot[r] = im
+				imgs = append(imgs, im)
+			}
+			im.tags = append(im.tags, st.tag)
+			if r == st.digest {
+				im.rootTag = st.tag
+			}
 		}
 	}
-	ranked, unranked := rankImages(imgs, semverMode)
+	if len(imgs) == 0 {
+		return
+	}
+	versions := resolveVersions(tags)
+	byVersion := len(versions) > 0
+	b.ranking = RankCreated
+	if byVersion {
+		b.ranking = RankVersion
+		for _, t := range tags {
+			if versions[t] == nil {
+				b.ignored = append(b.ignored, t)
+			}
+		}
+	}
+	for _, im := range imgs {
+		for _, t := range im.tags {
+			if v := versions[t]; v != nil && (im.version == nil || v.GreaterThan(im.version)) {
+				im.version = v
+			}
+		}
+	}
+	ranked, unranked := rankImages(imgs, byVersion)
 	keep := map[string]verdict{}
 	for i, im := range ranked {
 		if i >= b.p.KeepLatest {
 			break
 		}
-		by := "creation time"
-		if semverMode {
-			by = "version"
-		}
-		keep[im.digest] = verdict{RuleKeepLatest, fmt.Sprintf("newest image #%d by %s; keep-latest keeps %d", i+1, by, b.p.KeepLatest)}
+		keep[im.root] = verdict{RuleKeepLatest, fmt.Sprintf("newest image #%d by %s; keep-latest keeps %d", i+1, b.ranking, b.p.KeepLatest)}
 	}
 	for _, im := range unranked {
-		keep[im.digest] = verdict{RuleAgeUnknown, "its creation time is unknown, so keep-latest cannot rank it"}
+		if byVersion {
+			keep[im.root] = verdict{RuleNotVersion, "keep-latest ranks by version and no tag of its image is one, so it cannot be ranked"}
+		} else {
+			keep[im.root] = verdict{RuleAgeUnknown, b.ageOf(im.root).unknown + ", so keep-latest cannot rank it"}
+		}
 	}
 	for _, st := range cands {
-		if v, ok := keep[st.digest]; ok && !b.isRef[st.digest] {
+		if b.isRef[st.digest] {
+			continue
+		}
+		// A tag on a manifest that several images share (a platform
+		// manifest in two indexes) is kept when any of them is; a
+		// keep-latest verdict wins over an unranked one.
+		var v *verdict
+		for _, r := range b.roots(st.digest) {
+			if kv, ok := keep[r]; ok && (v == nil || kv.rule == RuleKeepLatest) {
+				v = &kv
+			}
+		}
+		if v != nil {
 			st.survivor, st.rule, st.reason = false, v.rule, v.reason
 		}
 	}
+}
+
+// roots are the images d belongs to: the manifests no index lists that
+// list d, directly or through other indexes, or d itself when no index
+// lists it. Indexes of referrers (OCI fallback tags) are not images of
+// what they list.
+func (b *builder) roots(d string) []string {
+	seen := map[string]bool{d: true}
+	var out []string
+	var walk func(x string)
+	walk = func(x string) {
+		top := true
+		for _, p := range b.parents[x] {
+			if b.isRef[p] {
+				continue
+			}
+			top = false
+			if !seen[p] {
+				seen[p] = true
+				walk(p)
+			}
+		}
+		if top {
+			out = append(out, x)
+		}
+	}
+	walk(d)
+	if len(out) == 0 { // a cycle with no way out: d stands alone
+		out = []string{d}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // keptTags returns the tags on d that block its deletion.
@@ -583,6 +641,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 	}
 	pl.Warnings = b.warnings(del)
 	pl.probeForSchedule = b.g.Capabilities.Untag == graph.Unknown && pl.wouldUntagFirst(b.p.UntagFirstAt)
+	pl.Ranking, pl.IgnoredTags = b.ranking, b.ignored
 	return pl
 }
 

@@ -135,15 +135,19 @@ func TestBuildRules(t *testing.T) {
 		{
 			name: "index age is its newest child",
 			graph: func() *graph.Graph {
-				return newFx(capsOCI3).
+				f := newFx(capsOCI3).
 					img("i1-amd", daysAgo(40)).img("i1-arm", daysAgo(5)).index("i1", time.Time{}, []string{"i1-amd", "i1-arm"}, "pr-1").
-					img("i2-amd", daysAgo(40)).img("i2-arm", daysAgo(35)).index("i2", time.Time{}, []string{"i2-amd", "i2-arm", "i2-att"}, "pr-2").
-					done()
+					img("i2-amd", daysAgo(40)).img("i2-arm", daysAgo(35)).index("i2", time.Time{}, []string{"i2-amd", "i2-arm", "i2-att"}, "pr-2")
+				att := f.g.Manifests[dg("i2-att")] // a buildx attestation: no time of its own
+				att.Kind, att.Subject = graph.KindReferrer, dg("i2-amd")
+				return f.done()
 			},
-			policy: func(t testing.TB) Policy { return Policy{Include: prs(t), OlderThan: 30 * 24 * time.Hour} },
+			policy: func(t testing.TB) Policy {
+				return Policy{Include: prs(t), OlderThan: 30 * 24 * time.Hour, DeleteReferrers: true}
+			},
 			want: expect{
 				"m:i1": "keep/older-than", "m:i1-amd": "keep/child-of-kept-index", "m:i1-arm": "keep/child-of-kept-index",
-				"m:i2": "delete/match", "m:i2-amd": "delete/child-of-deleted", "m:i2-arm": "delete/child-of-deleted", "m:i2-att": "delete/child-of-deleted",
+				"m:i2": "delete/match", "m:i2-amd": "delete/child-of-deleted", "m:i2-arm": "delete/child-of-deleted", "m:i2-att": "delete",
 			},
 		},
 		{
@@ -393,9 +397,9 @@ func TestKeepLatest(t *testing.T) {
 		{"v prefix and short versions mix", 1, []tg{
 			{"a", "v1.2.0", daysAgo(1)}, {"b", "1.10", daysAgo(5)}, {"c", "1.9.0", daysAgo(2)},
 		}, []string{"1.10"}},
-		{"one non-version falls back to created", 2, []tg{
-			{"a", "v1.0.0", daysAgo(1)}, {"b", "v2.0.0", daysAgo(5)}, {"c", "nightly", daysAgo(2)},
-		}, []string{"nightly", "v1.0.0"}},
+		{"no version at all ranks by creation time", 2, []tg{
+			{"a", "sha-1", daysAgo(1)}, {"b", "sha-2", daysAgo(5)}, {"c", "nightly", daysAgo(2)},
+		}, []string{"nightly", "sha-1"}},
 		{"bare numbers are not versions", 1, []tg{
 			{"a", "20240202", daysAgo(9)}, {"b", "20240101", daysAgo(1)},
 		}, []string{"20240101"}},
@@ -464,7 +468,8 @@ func TestKeepLatestAndOlderThanBothMustAgree(t *testing.T) {
 func TestParseVersion(t *testing.T) {
 	for tag, ok := range map[string]bool{
 		"1.2": true, "1.2.3": true, "v1.2.3": true, "1.0.0-rc.1": true, "1.0.0+build.5": true, "v1.2-beta": true,
-		"1": false, "20240101": false, "latest": false, "1.2.3.4": false, "01.2.3": false, "v": false, "": false,
+		"v2": true, "v2.0": true, "1.2.3-amd64": true, "1.2.3-linux-arm64": true,
+		"1": false, "20240101": false, "latest": false, "1.2.3.4": false, "01.2.3": false, "v": false, "": false, "v2-rc1": false,
 	} {
 		if got := parseVersion(tag) != nil; got != ok {
 			t.Errorf("parseVersion(%q) ok=%v, want %v", tag, got, ok)

@@ -6,18 +6,20 @@
 // How a decision is made:
 //
 //   - Tags. A tag is a deletion candidate when it matches `tags` and not
-//     `exclude-tags`. keep-latest then keeps the newest N candidate IMAGES
-//     (distinct digests; two tags on one digest are one image): by semantic
-//     version when every candidate tag is one (`1.2`, `1.2.3`, `v1.2.3`,
-//     pre-releases before their release; bare numbers are not versions),
-//     otherwise by creation time; ties go to the newer creation time, then the
-//     greater tag name, then the greater digest. In time mode an image of
-//     unknown age cannot be ranked: it is kept (age-unknown) and not counted.
+//     `exclude-tags`, and is not `latest` unless a pattern names it exactly
+//     (ProtectLatest). keep-latest then keeps the newest N candidate IMAGES:
+//     all tags on one digest are one image, and so are an index and the
+//     manifests it lists. It ranks by version when any candidate tag is one
+//     (partial versions `v2`, `v2.0` as the newest release of their line;
+//     per-platform endings dropped), keeping images without a version tag
+//     unranked (not-a-version); otherwise by creation time, keeping images of
+//     unknown age unranked (age-unknown); see rankImages for ties.
 //     older-than keeps candidates whose image is not known to be older than
-//     the cut-off (an index's age is the newest known time of itself and its
-//     children). Referrer tags (sha256-<hex>, sha256-<hex>.sig/.att/.sbom) are
-//     never candidates and never protect their subject: referrers follow the
-//     subject, though an exclude pattern still protects them.
+//     the cut-off. Ages: see ageOf (an index's is its newest child's; times
+//     before 2013 or a day ahead are unknown). Referrer tags (sha256-<hex>,
+//     sha256-<hex>.sig/.att/.sbom) are never candidates and never protect
+//     their subject: referrers follow the subject, though an exclude pattern
+//     still protects them.
 //   - Manifests. A manifest is deleted when every tag on it is a surviving
 //     candidate, or it is untagged, listed by the registry and `untagged` is
 //     on (older-than applies), or it is an orphan referrer (its subject is

@@ -132,6 +132,13 @@ func (p *Plan) String() string {
 	for _, t := range p.KeptMatching() {
 		fmt.Fprintf(&b, "keep     %s (%s): %s: %s\n", t.Tag, t.Digest, t.Rule, t.Reason)
 	}
+	if p.Ranking != "" {
+		fmt.Fprintf(&b, "keep-latest ranked images by %s", p.Ranking)
+		if len(p.IgnoredTags) > 0 {
+			fmt.Fprintf(&b, "; not versions, ignored: %s", strings.Join(p.IgnoredTags, ", "))
+		}
+		b.WriteString("\n")
+	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
@@ -169,6 +176,8 @@ func (p *Plan) Intersect(fresh *Plan) *Plan {
 		Manifests:    append([]ManifestDecision(nil), p.Manifests...),
 		Phases:       [][]Op{},
 		Warnings:     append([]string(nil), p.Warnings...),
+		Ranking:      p.Ranking,
+		IgnoredTags:  p.IgnoredTags,
 	}
 	dropped := 0
 	// Ops survive only when the fresh plan does the same; a manifest stays

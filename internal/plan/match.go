@@ -30,6 +30,7 @@ type patternMatcher struct {
 	patterns []string
 	re       *regexp.Regexp
 	each     []*regexp.Regexp // one anchored expression per pattern
+	literals map[string]bool  // tags some pattern names exactly, with no wildcard
 }
 
 // Unmatched returns the patterns, in order, that match none of tags.
@@ -60,6 +61,12 @@ func (m *patternMatcher) Match(tag string) bool {
 	return m.re.MatchString(tag)
 }
 
+// Literal reports whether some pattern names tag exactly, with no wildcard:
+// `latest`, or the regex `latest` or `^latest$`, but not `*` or `lat.*`.
+func (m *patternMatcher) Literal(tag string) bool {
+	return m != nil && m.literals[tag]
+}
+
 // Patterns returns the patterns as the user wrote them (blank ones dropped).
 func (m *patternMatcher) Patterns() []string {
 	if m == nil {
@@ -83,16 +90,23 @@ func CompilePatterns(patterns []string, regex bool) (Matcher, error) {
 		}
 		var expr string
 		if regex {
-			if _, err := regexp.Compile(p); err != nil {
+			re, err := regexp.Compile(p)
+			if err != nil {
 				return nil, &PatternError{Pattern: p, Regex: true, Problem: regexProblem(err)}
 			}
 			expr = p
+			if lit, ok := regexLiteral(p, re); ok {
+				m.addLiteral(lit)
+			}
 		} else {
 			e, err := globToRegexp(p)
 			if err != nil {
 				return nil, &PatternError{Pattern: p, Problem: err.Error()}
 			}
 			expr = e
+			if lit, ok := globLiteral(p); ok {
+				m.addLiteral(lit)
+			}
 		}
 		one, err := regexp.Compile(`^(?:` + expr + `)$`)
 		if err != nil {
@@ -112,6 +126,57 @@ func CompilePatterns(patterns []string, regex bool) (Matcher, error) {
 	}
 	m.re = re
 	return m, nil
+}
+
+func (m *patternMatcher) addLiteral(tag string) {
+	if m.literals == nil {
+		m.literals = map[string]bool{}
+	}
+	m.literals[tag] = true
+}
+
+// globLiteral returns the one tag a glob without wildcards matches.
+func globLiteral(glob string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(glob); i++ {
+		switch c := glob[i]; c {
+		case '*', '?', '[':
+			return "", false
+		case '\\':
+			if i+1 < len(glob) {
+				i++
+				b.WriteByte(glob[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
+}
+
+// regexLiteral returns the one tag a regex matches when it is a plain
+// string, optionally anchored (`latest`, `^latest$`).
+func regexLiteral(expr string, re *regexp.Regexp) (string, bool) {
+	if lit, complete := re.LiteralPrefix(); complete {
+		return lit, true
+	}
+	inner, ok := strings.CutPrefix(expr, "^")
+	inner, ok2 := strings.CutSuffix(inner, "$")
+	if !ok && !ok2 {
+		return "", false
+	}
+	r, err := regexp.Compile(inner)
+	if err != nil {
+		return "", false
+	}
+	lit, complete := r.LiteralPrefix()
+	return lit, complete
+}
+
+// literal is Literal on a possibly nil Matcher of any implementation.
+func literal(m Matcher, tag string) bool {
+	l, ok := m.(interface{ Literal(string) bool })
+	return ok && l.Literal(tag)
 }
 
 // regexProblem extracts the short problem from a regexp error ("missing

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +61,8 @@ func policyString(p Policy) string {
 		}
 		return m.Patterns()
 	}
-	return fmt.Sprintf("include=%q exclude=%q keep=%d older=%s refs=%v untagged=%v placeholder=%v untag-first-at=%d",
-		pats(p.Include), pats(p.Exclude), p.KeepLatest, p.OlderThan, p.DeleteReferrers, p.Untagged, p.UntagWithPlaceholder, p.UntagFirstAt)
+	return fmt.Sprintf("include=%q exclude=%q keep=%d older=%s refs=%v untagged=%v placeholder=%v untag-first-at=%d protect-latest=%v",
+		pats(p.Include), pats(p.Exclude), p.KeepLatest, p.OlderThan, p.DeleteReferrers, p.Untagged, p.UntagWithPlaceholder, p.UntagFirstAt, p.ProtectLatest)
 }
 
 func dumpGraph(g *graph.Graph) string {
@@ -99,6 +102,7 @@ func cloneGraph(g *graph.Graph) *graph.Graph {
 var propTagPool = []string{
 	"pr-1", "pr-2", "pr-3", "pr-4", "pr-5", "pr-12", "latest", "main", "nightly",
 	"v1.0.0", "v1.2.0", "1.0.0-rc.1", "1.0.0-rc.2", "v2.0.0", "1.3", "sha-abc",
+	"v3", "20240101", "01.2.3", "1.0.0-amd64", "edge",
 }
 
 func randomGraph(r *rand.Rand) *graph.Graph {
@@ -164,12 +168,74 @@ func randomGraph(r *rand.Rand) *graph.Graph {
 		}
 		g.SetTag(tag, all[r.IntN(len(all))])
 	}
+	if r.IntN(2) == 0 {
+		addReleases(r, g, created)
+	}
 	g.Finish()
 	return g
 }
 
+// addReleases pushes releases as docker/metadata-action and buildx do:
+// in push order, each release is a multi-arch index (platform manifests,
+// sometimes per-platform tags and a buildx attestation without a time;
+// sometimes a created annotation of its own that says nothing of its
+// children) or a lone image, tagged `v1.2.3` (or `1.2.3`, the {{version}}
+// form) with floating `v1.2` and `v1` that move to the newest push of their
+// line, so a backport (v1.2.4 after v2.0.0) moves `v1` but not `v2`. Times
+// include 1970 (ko, Bazel, nix), the future, and none.
+func addReleases(r *rand.Rand, g *graph.Graph, created func() time.Time) {
+	vers := []string{"1.2.3", "1.2.4", "2.0.0", "2.1.0", "1.3.0", "2.0.0-rc.1", "0.9.0"}
+	r.Shuffle(len(vers), func(i, j int) { vers[i], vers[j] = vers[j], vers[i] })
+	prefix := []string{"v", ""}[r.IntN(2)]
+	odd := func() time.Time {
+		switch r.IntN(8) {
+		case 0:
+			return time.Unix(0, 0).UTC() // SOURCE_DATE_EPOCH=0
+		case 1:
+			return testNow.Add(72 * time.Hour) // a clock far ahead
+		}
+		return created()
+	}
+	for i, v := range vers[:1+r.IntN(len(vers))] {
+		tag := prefix + v
+		rel := dg("rel-" + v)
+		if r.IntN(3) > 0 {
+			ix := g.Manifest(rel)
+			ix.Kind = graph.KindIndex
+			if r.IntN(3) == 0 {
+				ix.Created = daysAgo(2000) // an annotation from another era
+			}
+			for _, arch := range []string{"amd64", "arm64"} {
+				c := g.Manifest(dg("rel-" + v + "-" + arch))
+				c.Kind, c.Created = graph.KindImage, odd()
+				ix.Children = append(ix.Children, c.Digest)
+				if r.IntN(3) == 0 {
+					g.SetTag(tag+"-"+arch, c.Digest)
+				}
+			}
+			if r.IntN(2) == 0 { // buildx attestation: a referrer inside the index, no time
+				a := g.Manifest(dg("rel-" + v + "-att"))
+				a.Kind, a.Subject = graph.KindReferrer, ix.Children[0]
+				ix.Children = append(ix.Children, a.Digest)
+			}
+		} else {
+			m := g.Manifest(rel)
+			m.Kind, m.Created = graph.KindImage, odd()
+		}
+		g.SetTag(tag, rel)
+		if !strings.Contains(v, "-") && r.IntN(4) > 0 {
+			parts := strings.Split(v, ".")
+			g.SetTag(prefix+parts[0]+"."+parts[1], rel)
+			g.SetTag(prefix+parts[0], rel)
+		}
+		if i == 0 && r.IntN(3) == 0 {
+			g.SetTag("sha-"+v, rel) // a second, non-version tag on a release
+		}
+	}
+}
+
 func randomPolicy(t testing.TB, r *rand.Rand) Policy {
-	includes := [][]string{{"pr-*"}, {"*"}, {"v*", "1.*"}, {"pr-[1-3]", "main"}, {"*", "sha256-*"}, nil}
+	includes := [][]string{{"pr-*"}, {"*"}, {"v*", "1.*"}, {"pr-[1-3]", "main"}, {"*", "sha256-*"}, nil, {"v*", "[0-9]*"}, {"*", "latest"}}
 	excludes := [][]string{nil, nil, {"latest"}, {"*.sig"}, {"v1.*"}, {"pr-2", "sha256-*"}}
 	p := Policy{
 		Include:              mustMatcher(t, includes[r.IntN(len(includes))]...),
@@ -178,7 +244,8 @@ func randomPolicy(t testing.TB, r *rand.Rand) Policy {
 		Untagged:             r.IntN(2) == 0,
 		UntagWithPlaceholder: r.IntN(4) == 0,
 		// Half the plans take the untag-first schedule whenever they delete.
-		UntagFirstAt: []int{0, 1, 2, -1}[r.IntN(4)],
+		UntagFirstAt:  []int{0, 1, 2, -1}[r.IntN(4)],
+		ProtectLatest: r.IntN(3) > 0,
 	}
 	if ex := excludes[r.IntN(len(excludes))]; ex != nil {
 		p.Exclude = mustMatcher(t, ex...)
@@ -248,15 +315,48 @@ func (m *model) exists(d string) bool {
 	return ok && (len(m.tagsOf[d]) > 0 || man.Listed || man.Kind != graph.KindUnknown || len(m.parents[d]) > 0)
 }
 
+// age is the model's reading of the README: an image's age is its created
+// time when plausible (2013 or later, at most a day ahead); an index's is the
+// newest of the leaves below it (platform manifests, through nested
+// indexes), skipping referrers; one leaf of unknown age makes it unknown.
+// Zero when unknown.
 func (m *model) age(d string) time.Time {
-	man := m.g.Manifests[d]
-	t := man.Created
-	for _, c := range man.Children {
-		if cm := m.g.Manifests[c]; cm != nil && cm.Created.After(t) {
-			t = cm.Created
+	var leaves []string
+	seen := map[string]bool{}
+	var down func(x string)
+	down = func(x string) {
+		if seen[x] {
+			return
+		}
+		seen[x] = true
+		man := m.g.Manifests[x]
+		var kids []string
+		if man != nil {
+			for _, c := range man.Children {
+				if c != x && !m.isRef[c] {
+					kids = append(kids, c)
+				}
+			}
+		}
+		if len(kids) == 0 {
+			leaves = append(leaves, x)
+		}
+		for _, c := range kids {
+			down(c)
 		}
 	}
-	return t
+	down(d)
+	var newest time.Time
+	for _, l := range leaves {
+		man := m.g.Manifests[l]
+		if man == nil || man.Created.Year() < 2013 || man.Created.After(testNow.Add(24*time.Hour)) {
+			return time.Time{}
+		}
+		if man.Created.After(newest) {
+			newest = man.Created
+		}
+	}
+	return newest
 }
 
 func (m *model) oldEnough(p Policy, d string) bool {
@@ -267,11 +367,21 @@ func (m *model) oldEnough(p Policy, d string) bool {
 	return !a.IsZero() && a.Before(testNow.Add(-p.OlderThan))
 }
 
+// candidate: a tag the policy's patterns offer for deletion.
+func (m *model) candidate(pol Policy, tag string) bool {
+	_, refName := m.refTagRE(tag)
+	if refName || pol.Include == nil || !pol.Include.Match(tag) || (pol.Exclude != nil && pol.Exclude.Match(tag)) {
+		return false
+	}
+	return !(pol.ProtectLatest && tag == "latest" && !slices.Contains(pol.Include.Patterns(), "latest"))
+}
+
 // checkInvariants asserts properties (a)-(e) and the plan's well-formedness.
 func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 	t.Helper()
 	m := newModel(g)
 	caps := g.Capabilities
+	kl := checkKeepLatest(t, m, pol, p)
 	del := map[string]bool{}
 	phaseOf := map[string]int{}
 	seenM := map[string]bool{}
@@ -324,14 +434,14 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 		if td.Matched != matched {
 			t.Errorf("tag %s Matched=%v, want %v", tag, td.Matched, matched)
 		}
-		if td.Action != Keep && ((!refName && (!matched || excluded)) || (refName && excluded && pol.DeleteReferrers)) {
+		if td.Action != Keep && ((!refName && !m.candidate(pol, tag)) || (refName && excluded && pol.DeleteReferrers)) {
 			t.Errorf("(a) tag %s is kept by policy but planned %s", tag, td.Action)
 		}
-		if td.Rule == RuleKeepLatest && td.Action != Keep {
+		if td.Action != Keep && kl[tag] {
 			t.Errorf("(a) tag %s kept by keep-latest but planned %s", tag, td.Action)
 		}
 		if td.Action == Untag {
-			if refName || !matched || excluded || !m.oldEnough(pol, d) {
+			if !m.candidate(pol, tag) || kl[tag] || !m.oldEnough(pol, d) {
 				t.Errorf("(d) tag %s untagged without being a candidate", tag)
 			}
 			if caps.Untag == graph.No && !caps.TagsOnly && !(pol.UntagWithPlaceholder && caps.DeleteManifest) {
@@ -366,7 +476,7 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 			t.Errorf("%s deleted though the registry cannot delete it", d)
 		}
 		// (d) justified.
-		if !justified(m, pol, p, d, del, tagDec) {
+		if !justified(m, pol, d, del, kl) {
 			t.Errorf("(d) %s deleted without justification", d)
 		}
 	}
@@ -455,11 +565,10 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 	if pol.Untagged && !caps.ListUntagged && !containsSub(p.Warnings, "cannot list untagged") {
 		t.Errorf("no warning that untagged is unavailable")
 	}
-	checkKeepLatest(t, m, pol, p, tagDec)
 }
 
 // justified: (d) a deleted manifest has a reason in the policy.
-func justified(m *model, pol Policy, p *Plan, d string, del map[string]bool, tagDec map[string]TagDecision) bool {
+func justified(m *model, pol Policy, d string, del map[string]bool, kl map[string]bool) bool {
 	man := m.g.Manifests[d]
 	tags := m.tagsOf[d]
 	caps := m.g.Capabilities
@@ -467,8 +576,7 @@ func justified(m *model, pol Policy, p *Plan, d string, del map[string]bool, tag
 	if !m.isRef[d] && len(tags) > 0 {
 		all := true
 		for _, tag := range tags {
-			_, refName := m.refTagRE(tag)
-			if refName || !pol.Include.Match(tag) || (pol.Exclude != nil && pol.Exclude.Match(tag)) || tagDec[tag].Rule == RuleKeepLatest {
+			if !m.candidate(pol, tag) || kl[tag] {
 				all = false
 			}
 		}
@@ -499,70 +607,253 @@ func justified(m *model, pol Policy, p *Plan, d string, del map[string]bool, tag
 	return false
 }
 
-// checkKeepLatest: no image deleted by the policy is newer than an image
-// keep-latest kept, and keep-latest kept min(N, rankable) images.
-func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan, tagDec map[string]TagDecision) {
+// modelVersions resolves the candidate tags to versions: full ones as they
+// are (a per-platform ending dropped), partial ones (`v2`, `v2.0`, `1.3`,
+// a bare `2` only when a release of 2 is there) to the highest release of
+// their line among the tags, else the line's first release.
+func modelVersions(tags []string) map[string]*semver.Version {
+	// Optional v, one to three numbers without leading zeros, then
+	// pre-release/build.
+	versionRE := regexp.MustCompile(`^([vV]?)(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?((?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$`)
+	type pv struct {
+		full       *semver.Version
+		nums       []uint64
+		bare       bool
+		isPartial  bool
+		hasVersion bool
+	}
+	read := map[string]pv{}
+	var releases []*semver.Version
+	for _, tag := range tags {
+		s := tag
+		for _, a := range []string{"-amd64", "-arm64"} {
+			s = strings.TrimSuffix(s, a)
+		}
+		g := versionRE.FindStringSubmatch(s)
+		if g == nil {
+			continue
+		}
+		var nums []uint64
+		for _, x := range g[2:5] {
+			if x != "" {
+				n, _ := strconv.ParseUint(x, 10, 64)
+				nums = append(nums, n)
+			}
+		}
+		switch {
+		case len(nums) == 3 || (len(nums) == 2 && g[5] != ""):
+			for len(nums) < 3 {
+				nums = append(nums, 0)
+			}
+			v, err := semver.StrictNewVersion(fmt.Sprintf("%d.%d.%d%s", nums[0], nums[1], nums[2], g[5]))
+			if err != nil {
+				continue
+			}
+			read[tag] = pv{full: v}
+			if v.Prerelease() == "" {
+				releases = append(releases, v)
+			}
+		case g[5] == "":
+			read[tag] = pv{nums: nums, bare: len(nums) == 1 && g[1] == "", isPartial: true}
+		}
+	}
+	out := map[string]*semver.Version{}
+	for tag, x := range read {
+		if !x.isPartial {
+			out[tag] = x.full
+			continue
+		}
+		var best *semver.Version
+		for _, rv := range releases {
+			if rv.Major() == x.nums[0] && (len(x.nums) == 1 || rv.Minor() == x.nums[1]) && (best == nil || rv.GreaterThan(best)) {
+				best = rv
+			}
+		}
+		if best == nil && !x.bare {
+			minor := uint64(0)
+			if len(x.nums) == 2 {
+				minor = x.nums[1]
+			}
+			best = semver.New(x.nums[0], minor, 0, "", "")
+		}
+		if best != nil {
+			out[tag] = best
+		}
+	}
+	return out
+}
+
+// checkKeepLatest is a brute-force model of keep-latest: it groups
+// candidate tags into images (a manifest no index lists, with everything
+// below it), ranks every image by counting the images strictly ahead of it
+// in the README's order, and compares the plan's keep-latest decisions,
+// ranking and ignored tags with it. It returns the tags keep-latest keeps
+// (ranked among the newest N, or unranked).
+func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool {
 	t.Helper()
+	tagDec := map[string]TagDecision{}
+	for _, td := range p.Tags {
+		tagDec[td.Tag] = td
+	}
+	kept := map[string]bool{}
 	if pol.KeepLatest == 0 {
 		for _, td := range tagDec {
-			if td.Rule == RuleKeepLatest {
+			if td.Rule == RuleKeepLatest || td.Rule == RuleNotVersion {
 				t.Errorf("keep-latest off but %s kept by it", td.Tag)
 			}
 		}
-		return
+		if p.Ranking != "" || len(p.IgnoredTags) > 0 {
+			t.Errorf("keep-latest off but ranking %q, ignored %v", p.Ranking, p.IgnoredTags)
+		}
+		return kept
 	}
-	cand := map[string][]string{} // image -> candidate tags
-	semverMode := true
+	// below[r]: every manifest reachable from r through index entries.
+	below := func(r string) map[string]bool {
+		out := map[string]bool{}
+		var walk func(x string)
+		walk = func(x string) {
+			if out[x] {
+				return
+			}
+			out[x] = true
+			if man := m.g.Manifests[x]; man != nil {
+				for _, c := range man.Children {
+					walk(c)
+				}
+			}
+		}
+		walk(r)
+		return out
+	}
+	isRoot := func(d string) bool {
+		for _, par := range m.parents[d] {
+			if !m.isRef[par] {
+				return false
+			}
+		}
+		return true
+	}
+	var cands []string
 	for tag, d := range m.g.Tags {
-		_, refName := m.refTagRE(tag)
-		if refName || m.isRef[d] || !pol.Include.Match(tag) || (pol.Exclude != nil && pol.Exclude.Match(tag)) {
+		if m.candidate(pol, tag) && !m.isRef[d] {
+			cands = append(cands, tag)
+		}
+	}
+	sort.Strings(cands)
+	type img struct {
+		root    string
+		tags    []string
+		version *semver.Version
+		created time.Time
+		index   bool
+		rootTag string
+	}
+	var imgs []*img
+	imagesOf := map[string][]*img{} // tag -> the images it belongs to
+	for _, r := range m.g.SortedDigests() {
+		if !isRoot(r) || m.isRef[r] {
 			continue
 		}
-		cand[d] = append(cand[d], tag)
-		if parseVersion(tag) == nil {
-			semverMode = false
-		}
-	}
-	ver := func(d string) *semver.Version {
-		var best *semver.Version
-		for _, tag := range cand[d] {
-			if v := parseVersion(tag); v != nil && (best == nil || v.GreaterThan(best)) {
-				best = v
+		in := below(r)
+		im := &img{root: r, created: m.age(r), index: len(m.g.Manifests[r].Children) > 0}
+		for _, tag := range cands {
+			if in[m.g.Tags[tag]] {
+				im.tags = append(im.tags, tag)
+				imagesOf[tag] = append(imagesOf[tag], im)
+				if m.g.Tags[tag] == r {
+					im.rootTag = tag
+				}
 			}
 		}
-		return best
-	}
-	kept := map[string]bool{}
-	rankable := 0
-	for d, tags := range cand {
-		if semverMode || !m.age(d).IsZero() {
-			rankable++
+		if len(im.tags) > 0 {
+			imgs = append(imgs, im)
 		}
-		for _, tag := range tags {
-			if tagDec[tag].Rule == RuleKeepLatest {
-				kept[d] = true
+	}
+	versions := modelVersions(cands)
+	byVersion := len(versions) > 0
+	wantRanking, wantIgnored := RankCreated, []string(nil)
+	if byVersion {
+		wantRanking = RankVersion
+		for _, tag := range cands {
+			if versions[tag] == nil {
+				wantIgnored = append(wantIgnored, tag)
 			}
 		}
 	}
-	if len(kept) != min(pol.KeepLatest, rankable) {
-		t.Errorf("keep-latest %d kept %d of %d rankable images", pol.KeepLatest, len(kept), rankable)
+	if len(cands) == 0 {
+		wantRanking = ""
 	}
-	for d := range cand {
-		if kept[d] || (!semverMode && m.age(d).IsZero()) {
+	if p.Ranking != wantRanking || !slices.Equal(p.IgnoredTags, wantIgnored) {
+		t.Errorf("ranking %q ignoring %v, want %q ignoring %v", p.Ranking, p.IgnoredTags, wantRanking, wantIgnored)
+	}
+	for _, im := range imgs {
+		for _, tag := range im.tags {
+			if v := versions[tag]; v != nil && (im.version == nil || v.GreaterThan(im.version)) {
+				im.version = v
+			}
+		}
+	}
+	rankable := func(im *img) bool {
+		if byVersion {
+			return im.version != nil
+		}
+		return !im.created.IsZero()
+	}
+	ahead := func(a, b *img) bool { // a ranks strictly before b
+		if byVersion {
+			if c := a.version.Compare(b.version); c != 0 {
+				return c > 0
+			}
+		}
+		switch {
+		case !a.created.Equal(b.created):
+			return a.created.After(b.created)
+		case a.index != b.index:
+			return a.index
+		case a.rootTag != b.rootTag:
+			return a.rootTag > b.rootTag
+		}
+		return a.root > b.root
+	}
+	keptImg, unranked := map[*img]bool{}, map[*img]bool{}
+	for _, im := range imgs {
+		if !rankable(im) {
+			unranked[im] = true
 			continue
 		}
-		for k := range kept {
-			older := false
-			if semverMode {
-				older = ver(k).LessThan(ver(d))
-			} else {
-				older = m.age(k).Before(m.age(d))
-			}
-			if older {
-				t.Errorf("keep-latest kept %s but not the newer %s", k, d)
+		n := 0
+		for _, o := range imgs {
+			if o != im && rankable(o) && ahead(o, im) {
+				n++
 			}
 		}
+		if n < pol.KeepLatest {
+			keptImg[im] = true
+		}
 	}
+	for _, tag := range cands {
+		byKL, byUnranked := false, false
+		for _, im := range imagesOf[tag] {
+			byKL = byKL || keptImg[im]
+			byUnranked = byUnranked || unranked[im]
+		}
+		td := tagDec[tag]
+		switch {
+		case byKL:
+			kept[tag] = true
+			if td.Rule != RuleKeepLatest || td.Action != Keep {
+				t.Errorf("keep-latest: %s is among the newest %d images but planned %s/%s (%s)", tag, pol.KeepLatest, td.Action, td.Rule, td.Reason)
+			}
+		case byUnranked:
+			kept[tag] = true
+			if td.Action != Keep || (td.Rule != RuleNotVersion && td.Rule != RuleAgeUnknown) {
+				t.Errorf("keep-latest: %s cannot be ranked but planned %s/%s (%s)", tag, td.Action, td.Rule, td.Reason)
+			}
+		case td.Rule == RuleKeepLatest || td.Rule == RuleNotVersion:
+			t.Errorf("keep-latest: %s is not among the newest %d images but kept by %s (%s)", tag, pol.KeepLatest, td.Rule, td.Reason)
+		}
+	}
+	return kept
 }
 
 func containsSub(ss []string, sub string) bool {

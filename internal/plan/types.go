@@ -22,6 +22,9 @@ type Policy struct {
 	// removed first (see untagFirst). 0 means DefaultUntagFirstAt; a
 	// negative value never. Tests and the benchmark set it; users do not.
 	UntagFirstAt int
+	// ProtectLatest keeps the tag `latest` unless an Include pattern names
+	// it literally (`protect-latest`, on by default).
+	ProtectLatest bool
 }
 
 // Action is what happens to a tag or a manifest.
@@ -40,6 +43,8 @@ const (
 	RuleNoMatch         Rule = "no-match"            // tag matched no `tags` pattern
 	RuleMatch           Rule = "match"               // matched and nothing objected
 	RuleExcluded        Rule = "exclude-tags"        // matched an exclude pattern
+	RuleProtectLatest   Rule = "protect-latest"      // `latest`, named by no tags pattern
+	RuleNotVersion      Rule = "not-a-version"       // keep-latest ranks by version; no tag of its image is one
 	RuleKeepLatest      Rule = "keep-latest"         // among the newest N
 	RuleTooNew          Rule = "older-than"          // created after the cut-off
 	RuleAgeUnknown      Rule = "age-unknown"         // older-than set, creation time unknown
@@ -120,11 +125,24 @@ type Plan struct {
 	// BeforeDelete ones, when the schedule removes doomed tags first).
 	Phases   [][]Op   `json:"phases"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Ranking is how keep-latest ranked images: RankVersion, RankCreated,
+	// or "" when keep-latest is off or had nothing to rank.
+	Ranking string `json:"ranking,omitempty"`
+	// IgnoredTags are the candidate tags a version ranking could not read
+	// as versions, sorted; their images rank by their other tags or, with
+	// none, are kept unranked (not-a-version).
+	IgnoredTags []string `json:"ignoredTags,omitempty"`
 
 	// probeForSchedule: the registry's untag support is unknown and the
 	// schedule would remove doomed tags first if it can (NeedsUntagProbe).
 	probeForSchedule bool
 }
+
+// How keep-latest ranked images (Plan.Ranking).
+const (
+	RankVersion = "version"
+	RankCreated = "creation time"
+)
 
 // Matcher matches whole tag names against the user's patterns.
 type Matcher interface {

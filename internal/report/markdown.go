@@ -113,6 +113,9 @@ type repoView struct {
 	NotAttemptedMore int
 	Warnings         []string
 	WarningsMore     int
+	Ranking          string   // how keep-latest ranked ("" when off)
+	Ignored          []string // tags the version ranking could not read
+	IgnoredMore      int
 }
 
 type deletedView struct {
@@ -215,6 +218,10 @@ func view(r *Report, l limits) mdView {
 		rv.Failed, rv.FailedMore = opViews(s.Failed, l)
 		rv.Skipped, rv.SkippedMore = opViews(s.Skipped, l)
 		rv.NotAttempted, rv.NotAttemptedMore = opViews(s.NotAttempted, l)
+		if rp.Plan != nil {
+			rv.Ranking = rp.Plan.Ranking
+			rv.Ignored, rv.IgnoredMore = capList(rp.Plan.IgnoredTags, l.RowTags)
+		}
 		warn, wm := capList(s.Warnings, l.Rows)
 		rv.WarningsMore = wm
 		for _, w := range warn {
@@ -423,6 +430,9 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 {{- if .Untagged}}
 #### {{if $.Dry}}Tags a real run would remove{{else}}Tags removed{{end}} (their manifest stays, another tag keeps it)
 {{range $i, $t := .Untagged}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .UntaggedMore}} … and {{.UntaggedMore}} more{{end}}
+{{end}}
+{{- if .Ranking}}
+keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not ranked: {{range $i, $t := .Ignored}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .IgnoredMore}} … and {{.IgnoredMore}} more{{end}}{{end}}.
 {{end}}
 {{- if .Kept}}
 #### Matching tags kept

@@ -446,3 +446,18 @@ func TestLargeRun(t *testing.T) {
 		t.Errorf("deleted-count = %s, want %d", got, n/2)
 	}
 }
+
+// TestRankingLine: the summary says how keep-latest ranked and which tags
+// a version ranking could not read.
+func TestRankingLine(t *testing.T) {
+	rp := normalRun(false)
+	rp.Plan.Ranking, rp.Plan.IgnoredTags = plan.RankVersion, []string{"nightly", "sha-abc"}
+	md := Markdown(baseReport(false, rp))
+	if want := "keep-latest ranked images by version; not versions, so not ranked: `nightly` `sha-abc`."; !strings.Contains(md, want) {
+		t.Errorf("summary lacks %q:\n%s", want, md)
+	}
+	rp.Plan.Ranking, rp.Plan.IgnoredTags = "", nil
+	if md := Markdown(baseReport(false, rp)); strings.Contains(md, "ranked images") {
+		t.Errorf("keep-latest off, yet the summary speaks of a ranking:\n%s", md)
+	}
+}

@@ -216,6 +216,7 @@ func buildPolicy(s *Settings) error {
 		DeleteReferrers:      s.DeleteReferrers,
 		Untagged:             s.Untagged,
 		UntagWithPlaceholder: s.UntagWithPlaceholder,
+		ProtectLatest:        s.ProtectLatest,
 	}
 	return nil
 }

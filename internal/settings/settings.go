@@ -25,7 +25,9 @@ type Settings struct {
 	Concurrency  int      // `concurrency`
 	Insecure     bool     // `insecure`
 	KeepLatest   int      // `keep-latest`
-	OlderThan    time.Duration
+	// ProtectLatest: `protect-latest` (default true).
+	ProtectLatest bool
+	OlderThan     time.Duration
 	// DeleteReferrers: `delete-referrers` (default true).
 	DeleteReferrers bool
 	Untagged        bool   // `untagged`

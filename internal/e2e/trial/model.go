@@ -167,12 +167,27 @@ func model(l *layout, p policy, canUntag bool) outcome {
 			referrers[o.Subject] = append(referrers[o.Subject], d)
 		}
 	}
-	// age: an image's created time; an index's is the newest of its children's.
+	// age: an image's created time, unknown (zero) before 2013 or more than
+	// a day ahead; an index's is the newest of its children's, unknown when
+	// one child's is.
+	plausible := func(t time.Time) time.Time {
+		if t.Year() < 2013 || t.After(now.Add(24*time.Hour)) {
+			return time.Time{}
+		}
+		return t
+	}
 	age := func(d string) time.Time {
 		o := byDigest[d]
-		t := o.Created
+		if len(o.Children) == 0 {
+			return plausible(o.Created)
+		}
+		var t time.Time
 		for _, c := range o.Children {
-			if ct := l.Objs[c].Created; ct.After(t) {
+			ct := plausible(l.Objs[c].Created)
+			if ct.IsZero() {
+				return time.Time{}
+			}
+			if ct.After(t) {
 				t = ct
 			}
 		}
@@ -185,77 +200,23 @@ func model(l *layout, p policy, canUntag bool) outcome {
 		include = func(string) bool { return true }
 	}
 	exclude := matcher(p.Exclude, p.Regex)
+	// protect-latest (on by default): latest stays unless a pattern is
+	// exactly "latest".
+	namesLatest := false
+	for _, t := range p.Tags {
+		namesLatest = namesLatest || t == "latest"
+	}
 	survivor := map[string]bool{} // non-referrer tags every rule lets go
 	var cands []string
 	for t := range out.Before {
-		if !referrerTag.MatchString(t) && include(t) && !exclude(t) {
+		if !referrerTag.MatchString(t) && include(t) && !exclude(t) && (t != "latest" || namesLatest) {
 			survivor[t] = true
 			cands = append(cands, t)
 		}
 	}
 	sort.Strings(cands)
 	if p.KeepLatest > 0 {
-		type img struct {
-			digest  string
-			tags    []string
-			ver     version
-			created time.Time
-		}
-		semver := true
-		imgs := map[string]*img{}
-		for _, t := range cands {
-			d := out.Before[t]
-			im := imgs[d]
-			if im == nil {
-				im = &img{digest: d, created: age(d)}
-				imgs[d] = im
-			}
-			im.tags = append(im.tags, t)
-			if _, ok := parseVer(t); !ok {
-				semver = false
-			}
-		}
-		// An image ranks by the highest version among its candidate tags.
-		for _, im := range imgs {
-			first := true
-			for _, t := range im.tags {
-				if v, ok := parseVer(t); ok && (first || cmpVer(v, im.ver) > 0) {
-					im.ver, first = v, false
-				}
-			}
-		}
-		var ranked []*img
-		keep := map[string]bool{}
-		for _, im := range imgs {
-			if !semver && im.created.IsZero() {
-				keep[im.digest] = true // cannot be ranked: kept, not counted
-				continue
-			}
-			ranked = append(ranked, im)
-		}
-		sort.Slice(ranked, func(i, j int) bool {
-			a, b := ranked[i], ranked[j]
-			if semver {
-				if c := cmpVer(a.ver, b.ver); c != 0 {
-					return c > 0
-				}
-			}
-			if !a.created.Equal(b.created) {
-				return a.created.After(b.created)
-			}
-			if at, bt := a.tags[len(a.tags)-1], b.tags[len(b.tags)-1]; at != bt {
-				return at > bt
-			}
-			return a.digest > b.digest
-		})
-		for i := 0; i < len(ranked) && i < p.KeepLatest; i++ {
-			keep[ranked[i].digest] = true
-		}
-		for _, t := range cands {
-			if keep[out.Before[t]] {
-				survivor[t] = false
-			}
-		}
+		keepLatest(p.KeepLatest, cands, out.Before, byDigest, parents, age, survivor)
 	}
 	if p.olderThan > 0 {
 		cut := now.Add(-p.olderThan)
@@ -313,6 +274,129 @@ func model(l *layout, p policy, canUntag bool) outcome {
 		case include(t) && !referrerTag.MatchString(t):
 			out.KeptMatch[t] = true
 		}
+	}
+	return out
+}
+
+// keepLatest: keep-latest counts images (a manifest no index lists, with
+// the children it lists), ranks them by the highest version among their
+// candidate tags when any candidate is a version (`1.2` as the newest
+// release of its line), else by age; ties go to the newer image, then an
+// index, then the greater candidate tag on the root, then the greater root
+// digest. Images that cannot be ranked are kept and not counted. It clears
+// survivor for every tag it keeps.
+func keepLatest(n int, cands []string, before map[string]string, byDigest map[string]*obj, parents map[string][]string, age func(string) time.Time, survivor map[string]bool) {
+	type img struct {
+		root    string
+		index   bool
+		rootTag string
+		ver     *version
+		created time.Time
+	}
+	vers := resolveVersions(cands)
+	imgs := map[string]*img{}
+	imagesOf := map[string][]*img{}
+	for _, t := range cands {
+		d := before[t]
+		if byDigest[d].Kind == kSig {
+			continue
+		}
+		roots := parents[d]
+		if len(roots) == 0 {
+			roots = []string{d}
+		}
+		for _, r := range roots {
+			im := imgs[r]
+			if im == nil {
+				im = &img{root: r, index: len(byDigest[r].Children) > 0, created: age(r)}
+				imgs[r] = im
+			}
+			if r == d && t > im.rootTag {
+				im.rootTag = t
+			}
+			if v, ok := vers[t]; ok && (im.ver == nil || cmpVer(v, *im.ver) > 0) {
+				im.ver = &v
+			}
+			imagesOf[t] = append(imagesOf[t], im)
+		}
+	}
+	byVersion := len(vers) > 0
+	rankable := func(im *img) bool {
+		if byVersion {
+			return im.ver != nil
+		}
+		return !im.created.IsZero()
+	}
+	ahead := func(a, b *img) bool {
+		if byVersion {
+			if c := cmpVer(*a.ver, *b.ver); c != 0 {
+				return c > 0
+			}
+		}
+		switch {
+		case !a.created.Equal(b.created):
+			return a.created.After(b.created)
+		case a.index != b.index:
+			return a.index
+		case a.rootTag != b.rootTag:
+			return a.rootTag > b.rootTag
+		}
+		return a.root > b.root
+	}
+	keep := map[*img]bool{}
+	for _, im := range imgs {
+		if !rankable(im) {
+			keep[im] = true
+			continue
+		}
+		k := 0
+		for _, o := range imgs {
+			if o != im && rankable(o) && ahead(o, im) {
+				k++
+			}
+		}
+		keep[im] = k < n
+	}
+	for t, ims := range imagesOf {
+		for _, im := range ims {
+			if keep[im] {
+				survivor[t] = false
+			}
+		}
+	}
+}
+
+// resolveVersions reads candidate tags as versions: `1.2.3` and `1.2-rc.1`
+// (as 1.2.0-rc.1) as they are; `1.2` as the newest release (no pre-release)
+// of 1.2.x among the tags, else 1.2.0.
+func resolveVersions(tags []string) map[string]version {
+	out := map[string]version{}
+	var releases []version
+	var partial []string
+	for _, t := range tags {
+		v, ok := parseVer(t)
+		if !ok {
+			continue
+		}
+		core, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(t, "v"), "V"), "-")
+		if strings.Count(core, ".") == 1 && len(v.pre) == 0 && !strings.Contains(t, "+") {
+			partial = append(partial, t)
+			out[t] = v
+			continue
+		}
+		out[t] = v
+		if len(v.pre) == 0 {
+			releases = append(releases, v)
+		}
+	}
+	for _, t := range partial {
+		best := out[t]
+		for _, r := range releases {
+			if r.core[0] == best.core[0] && r.core[1] == best.core[1] && cmpVer(r, best) > 0 {
+				best = r
+			}
+		}
+		out[t] = best
 	}
 	return out
 }
