@@ -311,10 +311,11 @@ type hubTag struct {
 	LastUpdated   time.Time `json:"last_updated"`
 	TagLastPushed time.Time `json:"tag_last_pushed"`
 	Images        []struct {
-		OS           string `json:"os"`
-		Architecture string `json:"architecture"`
-		Variant      string `json:"variant"`
-		Digest       string `json:"digest"`
+		OS           string    `json:"os"`
+		Architecture string    `json:"architecture"`
+		Variant      string    `json:"variant"`
+		Digest       string    `json:"digest"`
+		LastPushed   time.Time `json:"last_pushed"`
 	} `json:"images"`
 }
 
@@ -408,6 +409,15 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 				c := g.Manifest(im.Digest)
 				if c.Kind == graph.KindUnknown {
 					c.Kind = graph.KindImage
+				}
+				// An index's age is its newest child's: each platform
+				// image gets its push time, else its index's.
+				pushed := im.LastPushed
+				if pushed.IsZero() {
+					pushed = created
+				}
+				if pushed.After(c.Created) {
+					c.Created = pushed
 				}
 				if im.OS != "" {
 					c.Platform = im.OS + "/" + im.Architecture

@@ -91,6 +91,10 @@ func TestDiscoverUntagDelete(t *testing.T) {
 	if m := g.Manifests[dg("c")]; m.Kind != graph.KindIndex || !slices.Equal(m.Children, []string{dg("d"), dg("e")}) || g.Manifests[dg("e")].Platform != "linux/arm64/v8" {
 		t.Errorf("multi-arch = %+v", m)
 	}
+	// The plan takes an index's age from its children: they need times.
+	if c := g.Manifests[dg("d")]; !c.Created.Equal(t0) {
+		t.Errorf("platform image of multi: created %v, want its push time %v", c.Created, t0)
+	}
 	if m := g.Manifests[dg("a")]; !slices.Equal(m.Tags, []string{"latest", "pr-1"}) || !m.Created.Equal(t0.Add(time.Hour)) {
 		t.Errorf("shared digest manifest = %+v", m)
 	}

@@ -433,7 +433,7 @@ func (d *discovery) readManifests(ctx context.Context) error {
 
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(d.b.opts.Concurrency)
-	var childJobs []string // matching indexes whose times come from their children; guarded by d.mu
+	var childJobs []string // matching indexes, whose ages are their children's; guarded by d.mu
 	for _, w := range jobs {
 		d.mu.Lock()
 		mt := d.g.Manifests[w.digest].MediaType
@@ -466,7 +466,9 @@ func (d *discovery) readManifests(ctx context.Context) error {
 			}
 			if w.fallback != "" {
 				d.applyFallback(m, w.fallback, doc)
-			} else if index && w.matched && d.opts.Created && m.Created.IsZero() {
+			} else if index && w.matched && d.opts.Created {
+				// Even an index with a created annotation of its own: its
+				// age is its newest child's, whatever the annotation says.
 				childJobs = append(childJobs, w.digest)
 			}
 			return nil
@@ -681,8 +683,9 @@ func (d *discovery) createdOf(ctx context.Context, doc *manifestDoc) (time.Time,
 	return t, nil
 }
 
-// indexTimes gives each listed index without a created annotation its
-// children's times, and itself the newest of them.
+// indexTimes reads the creation times of the listed indexes' children (the
+// plan takes an index's age from them), and gives each index the newest of
+// them when that is newer than its own.
 func (d *discovery) indexTimes(ctx context.Context, indexes []string) error {
 	if len(indexes) == 0 {
 		return nil

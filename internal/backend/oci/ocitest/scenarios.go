@@ -561,6 +561,16 @@ func (s Suite) Created(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An index with a created annotation of its own: its children's times
+	// are read all the same, since the index's age is theirs.
+	kid1, _ := mutate.CreatedAt(image(t, 64), v1.Time{Time: when.Add(2 * time.Hour)})
+	annotated := mutate.Annotations(mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: kid1, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}}),
+		map[string]string{"org.opencontainers.image.created": "2019-01-01T00:00:00Z"}).(v1.ImageIndex)
+	if err := remote.WriteIndex(ref(t, r, "app", "pr-annotated-index"), annotated); err != nil {
+		t.Fatal(err)
+	}
+
 	b := newBackend(t, r, "app", nil)
 	g := discover(t, b, backend.DiscoverOptions{Created: true, Match: func(tag string) bool { return strings.HasPrefix(tag, "pr-") }})
 	for tag, want := range map[string]time.Time{
@@ -575,6 +585,9 @@ func (s Suite) Created(t *testing.T) {
 	}
 	if got := g.Manifests[digestOf(t, kid0)].Created; !got.Equal(when.Add(time.Hour)) {
 		t.Errorf("index child created = %v", got)
+	}
+	if got := g.Manifests[digestOf(t, kid1)].Created; !got.Equal(when.Add(2 * time.Hour)) {
+		t.Errorf("child of an annotated index: created = %v, want %v (not read)", got, when.Add(2*time.Hour))
 	}
 }
 
