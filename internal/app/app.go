@@ -99,7 +99,8 @@ func Run(ctx context.Context, env Env) int {
 	r.ts.newT = func(family string) *transport.Transport {
 		// One budget of `concurrency` requests per service, however many
 		// repositories are swept at once.
-		o := transport.Options{Base: env.Base, Insecure: s.Insecure, MaxConcurrent: s.Concurrency, DeleteRate: deleteRate(family)}
+		o := transport.Options{Base: env.Base, Insecure: s.Insecure, MaxConcurrent: s.Concurrency}
+		pace(family, &o, float64(s.GitHubDeleteRate))
 		return transport.New(o)
 	}
 	defer r.ts.close()

@@ -62,13 +62,17 @@ func (ts *transports) stats() transport.Stats {
 	return sum
 }
 
-// deleteRate is the DELETE pacing of a family's shared transport.
-func deleteRate(name string) float64 {
+// pace sets the pacing of a family's shared transport; deleteRate is the
+// `github-delete-rate` setting, for the families that take it.
+func pace(name string, o *transport.Options, deleteRate float64) {
 	f, err := family.For(name, "")
 	if err != nil {
-		return 0
+		return
 	}
-	return f.DeleteRate
+	o.DeleteRate = f.DeleteRate
+	if f.Pace != nil {
+		f.Pace(o, deleteRate)
+	}
 }
 
 // config is what the family of repo needs from this run.

@@ -16,6 +16,7 @@ import (
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/plan"
+	"github.com/regsweep/regsweep/internal/transport"
 )
 
 // DefaultConcurrency is used when Options.Concurrency is not positive.
@@ -47,7 +48,9 @@ type Options struct {
 	// Logf, if set, receives one line per notable event (failures, stop).
 	Logf func(format string, args ...any)
 	// InFlightGrace bounds how long an operation already sent may take to
-	// finish once the run is cancelled (default DefaultInFlightGrace).
+	// finish once the run is cancelled (default DefaultInFlightGrace). It
+	// is no deadline before that: an operation queued behind the pacer or
+	// a rate limit waits as long as the run may (see transport.WithRun).
 	InFlightGrace time.Duration
 }
 
@@ -71,6 +74,10 @@ type runner struct {
 	g    *graph.Graph
 	p    *plan.Plan
 	opts Options
+	// run ends when the run is cancelled or stops: operations still
+	// waiting for their turn are then not sent.
+	run     context.Context
+	stopRun context.CancelCauseFunc
 
 	records []Record
 	phaseOf []int
@@ -129,6 +136,8 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 			r.noteUntaggedFirst()
 		}
 	} else if len(r.records) > 0 {
+		r.run, r.stopRun = context.WithCancelCause(ctx)
+		defer r.stopRun(nil)
 		r.execute(ctx)
 	}
 	res.Records = r.records
@@ -246,13 +255,17 @@ func (r *runner) manifest(digest string) *graph.Manifest {
 	return &graph.Manifest{Digest: digest, Kind: graph.KindUnknown}
 }
 
-// stop records the first reason to stop; later ones are ignored.
+// stop records the first reason to stop; later ones are ignored. Operations
+// waiting for their turn are then not sent.
 func (r *runner) stop(err error) {
 	r.mu.Lock()
 	if r.stopErr == nil {
 		r.stopErr = err
 	}
 	r.mu.Unlock()
+	if r.stopRun != nil {
+		r.stopRun(err)
+	}
 }
 
 func (r *runner) stopped(ctx context.Context) bool {
@@ -464,9 +477,20 @@ func (r *runner) do(ctx context.Context, i int) {
 	// A started operation runs to its answer even when the run is cancelled
 	// (SIGTERM, job timeout): a DELETE abandoned half-way can leave the
 	// registry with a tag naming a deleted manifest, and the record unsure.
-	// InFlightGrace bounds that wait.
-	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.InFlightGrace)
+	// InFlightGrace bounds that wait, counted from the cancellation: until
+	// then an operation has no deadline of its own, as time queued behind
+	// the pacer or a rate limit is not failing. Waits end with the run.
+	opCtx, cancel := context.WithCancel(transport.WithRun(context.WithoutCancel(ctx), r.run))
 	defer cancel()
+	defer context.AfterFunc(ctx, func() {
+		grace := time.NewTimer(r.opts.InFlightGrace)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+			cancel()
+		case <-opCtx.Done():
+		}
+	})()
 	var err error
 	m := r.manifest(op.Digest)
 	switch op.Kind {
@@ -503,6 +527,22 @@ func (r *runner) record(ctx context.Context, rec *Record, err error) {
 	case op.Kind == plan.OpUntag && errors.Is(err, backend.ErrUnsupported):
 		rec.Outcome = KeptNoUntag
 		rec.Reason = "the registry cannot remove a tag alone; the tag stays"
+		rec.Err = err
+	case errors.Is(err, transport.ErrNotSent):
+		// Never sent, or refused for a rate limit: the registry did nothing.
+		// A wait too long to make stops the run, naming when to come back.
+		if errors.Is(err, transport.ErrWaitTooLong) {
+			r.stop(err)
+			r.logf("stopping: %s %s: %v", op.Kind, opTarget(op), err)
+		}
+		rec.Outcome = NotAttempted
+		r.mu.Lock()
+		stopErr := r.stopErr
+		r.mu.Unlock()
+		rec.Reason = "the run stopped before this operation"
+		if stopErr != nil {
+			rec.Reason += ": " + stopErr.Error()
+		}
 		rec.Err = err
 	case errors.Is(err, backend.ErrRefused):
 		rec.Outcome = Refused

@@ -97,6 +97,8 @@ func Definitions() []Definition {
 			Help: "Look again before deleting: list the tags a second time and resolve the tags that keep images last, so one pushed or moved onto a doomed image during the run saves it (`false`: one listing, trusted). Either way, after deleting the tags are listed once more so the record names only tags really gone, and a tag the registry kept on a deleted manifest is removed by tag."},
 		{Name: "ghcr-untag-workaround", Field: "UntagWithPlaceholder", Kind: KindBool, Default: "false",
 			Help: "On ghcr.io, remove a tag that shares its image with a kept tag by moving it to a placeholder image (GitHub cannot untag)."},
+		{Name: "github-delete-rate", Field: "GitHubDeleteRate", Kind: KindInt, Default: "1", Min: 1, Max: 3,
+			Help: "GitHub Packages deletions per second (1 to 3). At 1, GitHub's advice: one second between deletions, REST calls one at a time. Above 1, paced by GitHub's secondary limit of 900 points a minute (a deletion costs 5, a read 1), reads included, so no request is refused."},
 		{Name: "json", Field: "JSON", Kind: KindBool, Default: "false", CLIOnly: true,
 			Help: "Print the outputs as one JSON object on stdout (command line)."},
 		{Name: "timeout", Field: "Timeout", Kind: KindDuration,

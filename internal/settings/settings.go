@@ -35,8 +35,10 @@ type Settings struct {
 	Recheck         bool   // `recheck`
 	// UntagWithPlaceholder: `ghcr-untag-workaround` (GitHub only).
 	UntagWithPlaceholder bool
-	JSON                 bool          // `json` (CLI: print outputs as JSON)
-	Timeout              time.Duration // `timeout` (0: none)
+	// GitHubDeleteRate: `github-delete-rate`, GitHub Packages deletions a second.
+	GitHubDeleteRate int
+	JSON             bool          // `json` (CLI: print outputs as JSON)
+	Timeout          time.Duration // `timeout` (0: none)
 
 	// Policy is built from the pattern and rule settings.
 	Policy plan.Policy

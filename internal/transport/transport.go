@@ -22,8 +22,11 @@ import (
 
 // Defaults for a zero Options.
 const (
-	DefaultMaxRetries  = 5
-	DefaultMaxWait     = 2 * time.Minute
+	DefaultMaxRetries = 5
+	// DefaultMaxWait is the longest single wait for a rate limit: longer
+	// (an hour-long primary-limit reset) stops the run with the reset time,
+	// rather than holding a CI job idle.
+	DefaultMaxWait     = 10 * time.Minute
 	DefaultBackoffBase = 250 * time.Millisecond
 	DefaultBackoffMax  = 15 * time.Second
 	// DefaultResponseTimeout is generous: a registry answering a DELETE of a
@@ -39,10 +42,25 @@ type Options struct {
 	Insecure bool
 	// MaxRetries bounds retries of one request (default 5; negative: none).
 	MaxRetries int
-	// MaxWait bounds the total time one request may spend waiting (default 2m).
+	// MaxWait is the longest single wait for a rate limit or pacing
+	// (default DefaultMaxWait); a longer one, or one past the deadline of the
+	// run (see WithRun), is not made: the request fails with a *WaitError.
+	// Waiting has no other bound: an operation queued behind the pacer is
+	// not failing.
 	MaxWait time.Duration
 	// DeleteRate, if > 0, paces DELETE requests to at most this many per second.
 	DeleteRate float64
+	// PointsPerMinute, if > 0, paces requests that carry a cost (WithCost)
+	// so that the points sent in any minute stay within it (GitHub's
+	// secondary limit counts REST points).
+	PointsPerMinute float64
+	// Serial sends requests that carry a cost one at a time (GitHub asks
+	// for serial REST calls).
+	Serial bool
+	// LimitWait, if > 0, is the wait after a rate-limit refusal that says
+	// no time (GitHub: "at least one minute"), doubled for each such
+	// refusal in a row; 0 uses the ordinary backoff.
+	LimitWait time.Duration
 	// MaxConcurrent, if > 0, bounds requests in flight through this
 	// transport, whoever sends them: repositories swept at once share one
 	// budget instead of multiplying it.
@@ -57,7 +75,8 @@ type Options struct {
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
 	// Sleep waits for d or until ctx ends; nil means a real timer. Tests
-	// inject one that returns at once and records the waits.
+	// inject one that returns at once and records the waits, or a scaled
+	// clock.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock used for HTTP-date and epoch headers and pacing; nil
 	// means time.Now.
@@ -70,7 +89,7 @@ type Options struct {
 type Stats struct {
 	Requests    map[string]int `json:"requests"` // by method, every attempt
 	Retries     int            `json:"retries"`
-	Waited      time.Duration  `json:"waited"` // time spent in backoff, Retry-After and pacing
+	Waited      time.Duration  `json:"waited"` // wall-clock time during which some request waited (backoff, Retry-After, pacing)
 	MaxInFlight int            `json:"maxInFlight"`
 }
 
@@ -91,14 +110,21 @@ type Transport struct {
 	mu       sync.Mutex
 	stats    Stats
 	inFlight int
-	// nextDelete is the earliest time the next DELETE may start (pacing).
-	nextDelete time.Time
-	// slots is the MaxConcurrent semaphore (nil: unbounded).
-	slots chan struct{}
-	// notBefore holds every request back after a server said "wait until"
-	// (429 Retry-After, rate limit exhausted), so that concurrent workers do
-	// not keep hammering a registry that already asked them to stop.
-	notBefore time.Time
+	// nextDelete and nextPoints are the earliest times the next DELETE, and
+	// the next request with a cost, may start (pacing).
+	nextDelete, nextPoints time.Time
+	// slots is the MaxConcurrent semaphore (nil: unbounded); serial is the
+	// one slot of requests with a cost under Options.Serial.
+	slots, serial chan struct{}
+	// limits hold every request to a host back after it said "wait until"
+	// (429 Retry-After, a window spent), so that concurrent workers do not
+	// keep hammering a registry that already asked them to stop.
+	limits map[string]*hostLimit
+	// refusals counts rate-limit refusals without a hint in a row.
+	refusals int
+	// waiting requests since waitFrom: Stats.Waited is wall-clock time.
+	waiting  int
+	waitFrom time.Time
 }
 
 // New returns a Transport.
@@ -146,9 +172,12 @@ func New(opts Options) *Transport {
 			return rand.N(max)
 		}
 	}
-	t := &Transport{base: base, opts: opts, stats: Stats{Requests: map[string]int{}}}
+	t := &Transport{base: base, opts: opts, stats: Stats{Requests: map[string]int{}}, limits: map[string]*hostLimit{}}
 	if opts.MaxConcurrent > 0 {
 		t.slots = make(chan struct{}, opts.MaxConcurrent)
+	}
+	if opts.Serial {
+		t.serial = make(chan struct{}, 1)
 	}
 	return t
 }
@@ -172,6 +201,9 @@ func (t *Transport) Stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.stats
+	if t.waiting > 0 {
+		s.Waited += max(t.opts.Now().Sub(t.waitFrom), 0)
+	}
 	s.Requests = make(map[string]int, len(t.stats.Requests))
 	for k, v := range t.stats.Requests {
 		s.Requests[k] = v
@@ -194,26 +226,10 @@ func retryable(method string) bool {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	var waited time.Duration // this request's total wait, bounded by MaxWait
-
-	if req.Method == http.MethodDelete && t.opts.DeleteRate > 0 {
-		d := t.reserveDelete()
-		if d > 0 {
-			if err := t.wait(ctx, d, &waited); err != nil {
-				return nil, err
-			}
-		}
-	}
-
+	run := runOf(ctx)
+	cost := costOf(ctx)
+	host := req.URL.Host
 	for attempt := 0; ; attempt++ {
-		if d := t.holdBack(); d > 0 {
-			if waited+d > t.opts.MaxWait {
-				d = max(t.opts.MaxWait-waited, 0)
-			}
-			if err := t.wait(ctx, d, &waited); err != nil {
-				return nil, err
-			}
-		}
 		r := req
 		if attempt > 0 {
 			var err error
@@ -221,41 +237,83 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		resp, err := t.send(r)
+		var resp *http.Response
+		var err error
+		for {
+			if err := t.await(ctx, run, req.Method, host, cost); err != nil {
+				return nil, err
+			}
+			// A hold set while this request waited for a free slot sends
+			// it back to wait.
+			if resp, err = t.send(r, run, cost); !errors.Is(err, errHeld) {
+				break
+			}
+		}
+		if resp != nil {
+			t.observe(host, resp.Header)
+		}
 		if ctx.Err() != nil {
 			// The caller gave up; whatever happened is theirs to see.
 			return resp, err
 		}
-		delay, again := t.shouldRetry(req, resp, err, attempt)
-		if !again || attempt >= t.opts.MaxRetries || waited+delay > t.opts.MaxWait {
+		delay, again, refused := t.shouldRetry(req, resp, err, attempt)
+		if !again || attempt >= t.opts.MaxRetries {
 			return resp, err
 		}
 		if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 			return resp, err // cannot replay the body
 		}
-		if resp != nil {
-			// Drain a little so the connection can be reused, then drop it.
-			_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-			resp.Body.Close()
+		if limit, bound := t.waitBound(run, t.opts.Now()); delay > limit {
+			if !refused {
+				return resp, err
+			}
+			// The server refused it: nothing happened, and the run stops
+			// here rather than failing every request after it.
+			drop(resp)
+			return nil, &WaitError{Host: host, Until: t.opts.Now().Add(delay), Wait: delay,
+				Why: fmt.Sprintf("%s answered %d, a rate limit, asking to wait", host, resp.StatusCode), Bound: bound}
 		}
+		drop(resp)
 		t.mu.Lock()
 		t.stats.Retries++
 		t.mu.Unlock()
-		if err := t.wait(ctx, delay, &waited); err != nil {
+		if err := t.wait(ctx, run, delay, refused); err != nil {
 			return nil, err
 		}
 	}
 }
 
+// drop drains a little of an answer so the connection can be reused, then
+// closes it.
+func drop(resp *http.Response) {
+	if resp != nil {
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		resp.Body.Close()
+	}
+}
+
 // send does one attempt and keeps the counters.
-func (t *Transport) send(r *http.Request) (*http.Response, error) {
-	if t.slots != nil {
-		select {
-		case t.slots <- struct{}{}:
-			defer func() { <-t.slots }()
-		case <-r.Context().Done():
-			return nil, r.Context().Err()
+func (t *Transport) send(r *http.Request, run context.Context, cost int) (*http.Response, error) {
+	for _, sem := range []chan struct{}{t.serialFor(cost), t.slots} {
+		if sem == nil {
+			continue
 		}
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		case <-r.Context().Done():
+			return nil, fmt.Errorf("%w: %w", ErrNotSent, r.Context().Err())
+		case <-run.Done():
+			return nil, fmt.Errorf("%w: the run stopped while it waited: %w", ErrNotSent, context.Cause(run))
+		}
+	}
+	if cost > 0 && t.serial != nil {
+		if err := t.paceInline(r.Context(), run, r.Method, r.URL.Host, cost); err != nil {
+			return nil, err
+		}
+	}
+	if t.held(t.opts.Now(), r.URL.Host) > 0 {
+		return nil, errHeld
 	}
 	t.mu.Lock()
 	t.stats.Requests[r.Method]++
@@ -289,106 +347,61 @@ func rewind(req *http.Request) (*http.Request, error) {
 	return r, nil
 }
 
-// wait sleeps d (cancellable) and accounts for it.
-func (t *Transport) wait(ctx context.Context, d time.Duration, waited *time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	start := t.opts.Now()
-	err := t.opts.Sleep(ctx, d)
-	// With an injected clock that does not move, count the asked duration.
-	spent := t.opts.Now().Sub(start)
-	if spent <= 0 || err == nil && spent < d {
-		spent = d
-	}
-	*waited += spent
-	t.mu.Lock()
-	t.stats.Waited += spent
-	t.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("waiting before retry: %w", err)
+// errHeld sends a request back to wait: a hold began while it waited for a
+// free slot.
+var errHeld = errors.New("held by a rate limit")
+
+// serialFor is the semaphore a request with this cost takes, if any.
+func (t *Transport) serialFor(cost int) chan struct{} {
+	if cost > 0 {
+		return t.serial
 	}
 	return nil
 }
 
-// reserveDelete takes the next DELETE slot and returns how long to wait
-// for it. Burst is one: pacing exists to stay under a server's limit, so it
-// never front-loads.
-func (t *Transport) reserveDelete() time.Duration {
-	interval := time.Duration(float64(time.Second) / t.opts.DeleteRate)
-	now := t.opts.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	slot := t.nextDelete
-	if slot.Before(now) {
-		slot = now
-	}
-	t.nextDelete = slot.Add(interval)
-	return slot.Sub(now)
-}
-
-func (t *Transport) holdBack() time.Duration {
-	now := t.opts.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.notBefore.After(now) {
-		return t.notBefore.Sub(now)
-	}
-	return 0
-}
-
 // shouldRetry decides whether attempt n (0-based) deserves another and how
-// long to wait first.
-func (t *Transport) shouldRetry(req *http.Request, resp *http.Response, err error, n int) (time.Duration, bool) {
+// long to wait first; refused says the server refused it for a rate limit
+// (so did nothing).
+func (t *Transport) shouldRetry(req *http.Request, resp *http.Response, err error, n int) (delay time.Duration, again, refused bool) {
 	if err != nil {
 		if !retryable(req.Method) || !transientError(err) {
-			return 0, false
+			return 0, false, false
 		}
-		return t.backoff(n), true
+		return t.backoff(n), true, false
 	}
 	h := resp.Header
-	hinted, ok := t.serverDelay(h)
 	if resp.StatusCode < 300 {
-		// This answer spent the last request of a rate-limit window (GitHub's
-		// x-ratelimit-remaining: 0): hold every request until the window
-		// resets instead of being refused. A reset further away than a
-		// request may wait is left to the refusal, which fails fast.
-		if ok && h.Get("X-Ratelimit-Remaining") == "0" && hinted <= t.opts.MaxWait {
-			t.holdUntil(t.opts.Now().Add(hinted))
-		}
-		return 0, false
+		t.mu.Lock()
+		t.refusals = 0
+		t.mu.Unlock()
+		return 0, false, false
 	}
+	hinted, ok := t.serverDelay(h)
 	limited := resp.StatusCode == http.StatusTooManyRequests ||
-		// GitHub: primary limit exhausted, or the secondary limit (403 + retry-after).
-		(resp.StatusCode == http.StatusForbidden && (ok || h.Get("X-Ratelimit-Remaining") == "0"))
+		// GitHub: primary limit spent, or the secondary limit (403, with a
+		// retry-after or only its message).
+		(resp.StatusCode == http.StatusForbidden && (ok || h.Get("X-Ratelimit-Remaining") == "0" || secondaryLimit(resp)))
 	switch {
 	case limited:
 		// The server refused to act: safe to send again whatever the method.
+		if !ok {
+			hinted = t.refusalWait(n)
+		}
+		// Everyone waits, not only this request.
+		t.holdUntil(req.URL.Host, t.opts.Now().Add(hinted), req.URL.Host+" refused a request for its rate limit, holding every request")
+		return hinted, true, true
 	case resp.StatusCode == http.StatusInternalServerError, resp.StatusCode == http.StatusBadGateway,
 		resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
 		if !retryable(req.Method) {
-			return 0, false
+			return 0, false, false
 		}
 	default:
-		return 0, false
+		return 0, false, false
 	}
 	if ok {
-		if limited {
-			// Everyone waits, not only this request.
-			t.holdUntil(t.opts.Now().Add(hinted))
-		}
-		return hinted, true
+		return hinted, true, false
 	}
-	return t.backoff(n), true
-}
-
-// holdUntil holds every request back until the given time.
-func (t *Transport) holdUntil(until time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if until.After(t.notBefore) {
-		t.notBefore = until
-	}
+	return t.backoff(n), true, false
 }
 
 // backoff is full jitter: random in [0, min(max, base*2^n)).

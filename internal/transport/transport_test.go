@@ -200,11 +200,12 @@ func TestRetries(t *testing.T) {
 			wantStatus: 503, wantCalls: 1,
 		},
 		{
-			name:       "Retry-After beyond MaxWait answers at once",
-			method:     http.MethodGet,
-			steps:      []step{status(429, "Retry-After", "3600"), status(200)},
-			opts:       Options{MaxWait: time.Minute},
-			wantStatus: 429, wantCalls: 1,
+			name:      "Retry-After beyond MaxWait stops at once",
+			method:    http.MethodGet,
+			steps:     []step{status(429, "Retry-After", "3600"), status(200)},
+			opts:      Options{MaxWait: time.Minute},
+			wantErr:   true,
+			wantCalls: 1,
 		},
 		{
 			name:       "POST not retried on 503",
@@ -387,7 +388,7 @@ func TestRateLimitHoldsEveryone(t *testing.T) {
 
 // A success that spends the last request of GitHub's window holds the next
 // request until the reset, so it is not refused; a reset beyond MaxWait
-// holds nothing (the refusal that follows fails fast).
+// stops the next request before it is sent, with the reset time.
 func TestRateLimitExhaustedHoldsBeforeRefusal(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -397,13 +398,21 @@ func TestRateLimitExhaustedHoldsBeforeRefusal(t *testing.T) {
 		{"reset-soon", 30 * time.Second, []time.Duration{31 * time.Second}},
 		{"reset-beyond-max-wait", time.Hour, nil},
 	} {
+		stops := c.reset > DefaultMaxWait
 		t.Run(c.name, func(t *testing.T) {
 			clock := newFakeClock()
 			reset := strconv.FormatInt(clock.Now().Add(c.reset).Unix(), 10)
 			srv, n := scripted(t, status(200, "X-Ratelimit-Remaining", "0", "X-Ratelimit-Reset", reset), status(200))
 			tr := newTestTransport(clock, Options{})
-			for range 2 {
+			for i := range 2 {
 				resp, err := do(t, tr, http.MethodGet, srv.URL, nil)
+				if i == 1 && stops {
+					at := clock.Now().Add(c.reset + time.Second).UTC().Format("15:04:05 UTC")
+					if !errors.Is(err, ErrWaitTooLong) || !errors.Is(err, ErrNotSent) || !strings.Contains(err.Error(), at) {
+						t.Fatalf("err = %v, want a WaitError naming the reset %s", err, at)
+					}
+					continue
+				}
 				if err != nil || resp.StatusCode != http.StatusOK {
 					t.Fatalf("%v %v", resp, err)
 				}
@@ -411,8 +420,8 @@ func TestRateLimitExhaustedHoldsBeforeRefusal(t *testing.T) {
 			if got := clock.Sleeps(); !equalDurations(got, c.want) {
 				t.Fatalf("sleeps = %v, want %v", got, c.want)
 			}
-			if n.Load() != 2 {
-				t.Fatalf("%d requests, want 2", n.Load())
+			if want := map[bool]int32{false: 2, true: 1}[stops]; n.Load() != want {
+				t.Fatalf("%d requests, want %d", n.Load(), want)
 			}
 		})
 	}

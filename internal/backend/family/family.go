@@ -49,6 +49,9 @@ type Family struct {
 	// DeleteRate paces DELETEs on the family's shared transport (per
 	// second; 0: no pacing).
 	DeleteRate float64
+	// Pace, if set, sets the family's own pacing on its shared transport,
+	// given the `github-delete-rate` setting.
+	Pace func(o *transport.Options, deleteRate float64)
 	// Check refuses bad input for repo (normalized host/path, or a trailing
 	// /* wildcard) before any request: a wrong shape, a missing token.
 	Check func(c Config, repo string) error

@@ -21,6 +21,7 @@ func gitHubFamily() Family {
 		Name:       "github",
 		Hosts:      []string{gitHubHost},
 		DeleteRate: ghpackages.DefaultDeleteRate,
+		Pace:       ghpackages.Pace,
 		Check:      checkGitHub,
 		New: func(ctx context.Context, c Config, repo string) (backend.Backend, error) {
 			host, owner, pkg, err := ghpackages.ParseRepository(repo)

@@ -31,10 +31,50 @@ import (
 // DefaultAPIURL is the GitHub REST API of github.com (GITHUB_API_URL).
 const DefaultAPIURL = "https://api.github.com"
 
-// DefaultDeleteRate paces DELETEs under GitHub's secondary rate limit: about
-// 900 points per minute for REST, a DELETE costing 5 points, gives 180
-// DELETE/min = 3/s.
-const DefaultDeleteRate = 3.0
+// GitHub's REST pacing, by its documentation: make requests serially, wait
+// at least a second between mutative requests (DefaultDeleteRate), and stay
+// under the secondary limit of 900 points a minute, a GET costing 1 point and
+// a DELETE (any mutative request) 5. MaxDeleteRate is what that budget
+// allows when nothing else is sent (900/5 a minute); above 1 a second the
+// points budget, GETs included, is what paces.
+const (
+	DefaultDeleteRate = 1.0
+	MaxDeleteRate     = 3.0
+	// PointsPerMinute is the budget the client paces by: 880 of the 900,
+	// a margin for requests arriving closer together than they were sent.
+	PointsPerMinute = 880
+	pointsRead      = 1
+	pointsWrite     = 5
+	// SecondaryLimitWait is GitHub's "wait for at least one minute" after a
+	// secondary-limit refusal without retry-after.
+	SecondaryLimitWait = time.Minute
+)
+
+// Pace sets the GitHub pacing on transport options: deleteRate deletions a
+// second at most (0: DefaultDeleteRate; negative: no pacing at all, for
+// tests), REST calls serial and within the points budget, and the minute
+// after an unhinted secondary-limit refusal.
+func Pace(o *transport.Options, deleteRate float64) {
+	if deleteRate < 0 {
+		return
+	}
+	if deleteRate == 0 {
+		deleteRate = DefaultDeleteRate
+	}
+	o.DeleteRate = min(deleteRate, MaxDeleteRate)
+	o.PointsPerMinute = PointsPerMinute
+	o.Serial = true
+	o.LimitWait = SecondaryLimitWait
+}
+
+// cost is the points a REST request costs under the secondary limit.
+func cost(method string) int {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return pointsRead
+	}
+	return pointsWrite
+}
 
 // The fix for a permission failure, as one sentence.
 const forbiddenHint = "the token may not delete this package: give GITHUB_TOKEN `permissions: packages: write` and the repository the Admin role in the package's \"Manage Actions access\", or use a classic token with `delete:packages`"
@@ -53,8 +93,8 @@ type Options struct {
 	Token string
 	// APIURL is the REST API base (GITHUB_API_URL); default DefaultAPIURL.
 	APIURL string
-	// Transport is shared with the rest of the run; nil creates one paced
-	// at DeleteRate.
+	// Transport is shared with the rest of the run (set up with Pace); nil
+	// creates one paced at DeleteRate.
 	Transport *transport.Transport
 	// DeleteRate (per second) is used only when Transport is nil; 0 means
 	// DefaultDeleteRate, negative means no pacing.
@@ -160,11 +200,9 @@ func newAPI(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	if opts.Transport == nil {
-		rate := opts.DeleteRate
-		if rate == 0 {
-			rate = DefaultDeleteRate
-		}
-		opts.Transport = transport.New(transport.Options{DeleteRate: max(rate, 0), Insecure: opts.Insecure})
+		o := transport.Options{Insecure: opts.Insecure}
+		Pace(&o, opts.DeleteRate)
+		opts.Transport = transport.New(o)
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
@@ -190,7 +228,7 @@ func (b *Backend) capabilities() graph.Capabilities {
 
 // apiRequest sends one authenticated REST request to an absolute URL.
 func (b *Backend) apiRequest(ctx context.Context, method string, u *url.URL) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	req, err := http.NewRequestWithContext(transport.WithCost(ctx, cost(method)), method, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -505,6 +543,15 @@ func (b *Backend) ReadNew(ctx context.Context, g *graph.Graph) error {
 		b.opts.Logf("%s: %d versions appeared during the run; reading them", b.repository(), len(fresh))
 		if err := b.readGraph(ctx, g, fresh, read); err != nil {
 			return err
+		}
+	}
+	// This run deletes nothing that appeared during it (the re-check keeps
+	// only what both plans delete), so nothing new may be planned for
+	// deletion here either: a new index, even untagged or matching, then
+	// protects what it names.
+	for _, d := range fresh {
+		if m := g.Manifests[d]; m.Undeletable == "" {
+			m.Undeletable = "it appeared during the run"
 		}
 	}
 	g.Finish()

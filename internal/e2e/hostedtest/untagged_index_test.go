@@ -131,3 +131,32 @@ func TestGitHubPackagesUntaggedIndexBeforeChildren(t *testing.T) {
 		t.Fatalf("deleted-digests = %v, want none", got)
 	}
 }
+
+// An index pushed during the run, untagged or with a matching tag, is not
+// deleted by this run, so the untagged version it names is not either.
+func TestGitHubPackagesNewIndexDuringRunProtects(t *testing.T) {
+	for _, tags := range [][]string{nil, {"pr-new"}} {
+		t.Run(strings.Join(append([]string{"tags"}, tags...), "-"), func(t *testing.T) {
+			f, host, env := github(t)
+			f.AddPackage(ghpackages.Org, "acme", "app")
+			reused := f.AddImage("acme", "app", "reused", nil, day)
+			pr := f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
+			var idx string
+			base := &onSecondListing{change: func() {
+				idx = f.AddIndexOf("acme", "app", tags, day, reused)
+			}}
+			res := e2e.RunWith(t, e2e.Options{Env: env, Base: base}, map[string]string{
+				"repository": host + "/acme/app", "backend": "github", "tags": "pr-*", "untagged": "true", "github-token": token,
+			})
+			if res.Code != 0 {
+				t.Fatalf("exit %d\n%s", res.Code, res.Log)
+			}
+			if got, want := f.Digests("acme", "app"), sorted(idx, reused); !reflect.DeepEqual(got, want) {
+				t.Fatalf("versions left %v, want the new index and what it names %v\n%s", got, want, res.Log)
+			}
+			if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{pr}) {
+				t.Fatalf("deleted-digests = %v, want only pr-1 %s", got, pr)
+			}
+		})
+	}
+}

@@ -7,7 +7,11 @@
 // 401 on a bad token, 403 for missing permission or the secondary rate limit
 // (with retry-after), 400 for public versions with more than 5000 downloads,
 // and, when set, the primary rate limit: x-ratelimit-* headers on every API
-// answer, 403 with x-ratelimit-remaining: 0 once the window is spent.
+// answer, 403 with x-ratelimit-remaining: 0 once the window is spent. The
+// secondary limit counts points as GitHub documents them: every API request
+// costs 1 point (GET, HEAD, OPTIONS) or 5 (POST, PATCH, PUT, DELETE), and a
+// request that would take the last minute past 900 points is refused with
+// 403 and the secondary-limit message.
 // An owner's packages are listed (for wildcards) at
 // /{orgs|users}/{owner}/packages?package_type=container, paginated the same way.
 //
@@ -109,22 +113,96 @@ type Fake struct {
 	primaryStart  time.Time
 	primaryUsed   int
 	primaryDenied int
-	delay         time.Duration
-	log           reqlog.Log
-	now           func() time.Time
+	// points are the API requests of the last minute, for the secondary
+	// limit (pointsBudget a minute; 0: off).
+	points          []spent
+	pointsBudget    int
+	pointsRetry     string
+	secondaryDenied int
+	delay           time.Duration
+	log             reqlog.Log
+	now             func() time.Time
 }
 
 // New returns a fake that accepts token (as "Bearer" or "token" in the API,
 // and as the password of the registry's token exchange).
 func New(token string) *Fake {
 	return &Fake{
-		token:      token,
-		packages:   map[string]*pkg{},
-		blobs:      map[string][]byte{},
-		nextID:     1000,
-		retryAfter: "1",
-		now:        time.Now,
+		token:        token,
+		packages:     map[string]*pkg{},
+		blobs:        map[string][]byte{},
+		nextID:       1000,
+		retryAfter:   "1",
+		now:          time.Now,
+		pointsBudget: SecondaryPointsPerMinute,
+		pointsRetry:  "60",
 	}
+}
+
+// SecondaryPointsPerMinute is GitHub's secondary limit for REST requests.
+const SecondaryPointsPerMinute = 900
+
+// spent is one API request's points at the time it arrived.
+type spent struct {
+	at     time.Time
+	points int
+}
+
+// SetClock replaces the fake's clock (a scaled clock makes minutes of
+// pacing take seconds); the rate limits and version times read it.
+func (f *Fake) SetClock(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// SetPointsBudget sets the secondary limit's points a minute (0: off) and
+// the retry-after its refusals carry ("": none, as GitHub sometimes answers).
+func (f *Fake) SetPointsBudget(perMinute int, retryAfter string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pointsBudget, f.pointsRetry = perMinute, retryAfter
+}
+
+// SecondaryDenied is how many API requests the points budget refused.
+func (f *Fake) SecondaryDenied() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.secondaryDenied
+}
+
+// pointsLimit counts an API request's points and reports whether the last
+// minute stays within the budget; a refused request counts too, as it
+// does on GitHub's side.
+func (f *Fake) pointsLimit(w http.ResponseWriter, method string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pointsBudget <= 0 {
+		return true
+	}
+	cost := 5
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		cost = 1
+	}
+	now := f.now()
+	recent := f.points[:0]
+	used := 0
+	for _, p := range f.points {
+		if now.Sub(p.at) < time.Minute {
+			recent = append(recent, p)
+			used += p.points
+		}
+	}
+	f.points = append(recent, spent{now, cost})
+	if used+cost <= f.pointsBudget {
+		return true
+	}
+	f.secondaryDenied++
+	if f.pointsRetry != "" {
+		w.Header().Set("Retry-After", f.pointsRetry)
+	}
+	return false
 }
 
 // AddPackage creates a container package owned by an org or a user.
@@ -461,6 +539,10 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	}
 	if !f.primaryLimit(w) {
 		apiError(w, http.StatusForbidden, MsgPrimaryLimit)
+		return
+	}
+	if !f.pointsLimit(w, r.Method) {
+		apiError(w, http.StatusForbidden, MsgSecondaryLimit)
 		return
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")

@@ -1,0 +1,13 @@
+package trialtestgh
+
+import (
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/e2e/trial"
+)
+
+// TestGitHubTrial: REGSWEEP_TRIALS=1000 runs more; REGSWEEP_TRIAL_SEED=<seed>
+// replays a run (add -run 'TestGitHubTrial/trial-0042' for one trial).
+func TestGitHubTrial(t *testing.T) {
+	trial.RunGitHub(t, trial.GitHubConfig{DefaultTrials: 60, Package: "./internal/e2e/trialtestgh"})
+}
