@@ -42,13 +42,15 @@ func sorted(ds ...string) []string {
 	return out
 }
 
-// An untagged sweep with older-than: a young untagged index keeps its old
-// child, which is no free-standing untagged version.
+// An untagged sweep with older-than: a young untagged index (as old as its
+// newest platform image) keeps its old child, which is no free-standing
+// untagged version.
 func TestGitHubPackagesYoungUntaggedIndexKeepsOldChild(t *testing.T) {
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	child := f.AddImage("acme", "app", "old-child", nil, day.Add(-90*24*time.Hour))
-	idx := f.AddIndexOf("acme", "app", nil, day, child)
+	young := f.AddImage("acme", "app", "young-child", nil, day)
+	idx := f.AddIndexOf("acme", "app", nil, day, child, young)
 	stray := f.AddImage("acme", "app", "stray", nil, day.Add(-90*24*time.Hour))
 	res := e2e.RunWith(t, e2e.Options{Env: env, Now: day.Add(time.Hour)}, map[string]string{
 		"repository": host + "/acme/app", "backend": "github", "untagged": "true", "older-than": "30d", "github-token": token,
@@ -56,8 +58,8 @@ func TestGitHubPackagesYoungUntaggedIndexKeepsOldChild(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s", res.Code, res.Log)
 	}
-	if got, want := f.Digests("acme", "app"), sorted(idx, child); !reflect.DeepEqual(got, want) {
-		t.Fatalf("versions left %v, want the young index and its old child %v", got, want)
+	if got, want := f.Digests("acme", "app"), sorted(idx, child, young); !reflect.DeepEqual(got, want) {
+		t.Fatalf("versions left %v, want the young index and its children %v", got, want)
 	}
 	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{stray}) {
 		t.Fatalf("deleted-digests = %v, want only the stray %s", got, stray)

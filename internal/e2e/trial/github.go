@@ -66,24 +66,33 @@ func readGHState(f *ghpackages.Fake, before *ghState) *ghState {
 	return s
 }
 
-// ghModel deletes, as a greatest fixpoint, every version the policy lets
+// ghModel deletes (with internal/plan's documented rules, read again), as a greatest fixpoint, every version the policy lets
 // go that nothing kept names: a version is kept by a tag no rule lets go,
 // by being new, by being untagged with `untagged` off or too young, or by a
 // kept index naming it; it goes when all its tags go, when it is an old
 // enough untagged version under `untagged`, or with a deleted index.
 func ghModel(s *ghState, p policy) map[string]bool {
 	include, exclude := matcher(p.Tags, p.Regex), matcher(p.Exclude, p.Regex)
-	age := func(d string) time.Time {
-		t := s.created[d]
+	// An index is as old as its newest manifest, however deep (its own
+	// push time does not count); an image is its version's creation time.
+	var age func(d string, depth int) time.Time
+	age = func(d string, depth int) time.Time {
+		if len(s.children[d]) == 0 || depth > 10 {
+			return s.created[d]
+		}
+		var t time.Time
 		for _, c := range s.children[d] {
-			if ct := s.created[c]; ct.After(t) {
+			if ct := age(c, depth+1); ct.After(t) {
 				t = ct
 			}
 		}
 		return t
 	}
+	// latest is kept unless a pattern names it exactly (protect-latest);
+	// none of the trial's patterns does.
+	names := func(t string) bool { return t != "latest" }
 	oldEnough := func(d string) bool {
-		return p.olderThan <= 0 || age(d).Before(now.Add(-p.olderThan))
+		return p.olderThan <= 0 || age(d, 0).Before(now.Add(-p.olderThan))
 	}
 	tagsOn := map[string][]string{}
 	for t, d := range s.tags {
@@ -101,7 +110,7 @@ func ghModel(s *ghState, p policy) map[string]bool {
 	for d := range s.created {
 		keep := s.isNew[d]
 		for _, t := range tagsOn[d] {
-			keep = keep || !include(t) || exclude(t) || !oldEnough(d)
+			keep = keep || !include(t) || exclude(t) || !names(t) || !oldEnough(d)
 		}
 		if !keep {
 			del[d] = true
