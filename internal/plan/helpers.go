@@ -124,6 +124,10 @@ func (p *Plan) String() string {
 				}
 				fmt.Fprintf(&b, "phase %d  delete %s (%s, %s): %s: %s\n", i, op.Digest, m.Kind, tags, m.Rule, m.Reason)
 			case OpUntag:
+				if op.BeforeDelete {
+					fmt.Fprintf(&b, "phase %d  untag  %s (%s): first, so that deleting its manifest in phase %d is cheap\n", i, op.Tag, op.Digest, man[op.Digest].Phase)
+					continue
+				}
 				t := tag[op.Tag]
 				fmt.Fprintf(&b, "phase %d  untag  %s (%s): %s: %s\n", i, op.Tag, op.Digest, t.Rule, t.Reason)
 			}
