@@ -148,6 +148,48 @@ func sharedRun() Repository {
 	}}
 }
 
+// untagFirstStopped: the untag-first schedule stopped between its steps:
+// pr-a's tag and image gone, pr-b's tag gone and its image left untagged,
+// pr-c untouched.
+func untagFirstStopped() Repository {
+	td := func(tag, d string) plan.TagDecision {
+		return plan.TagDecision{Tag: tag, Digest: d, Matched: true, Action: plan.Delete, Rule: plan.RuleMatch, Reason: "matched pr-*"}
+	}
+	first := func(tag, d string) plan.Op {
+		return plan.Op{Kind: plan.OpUntag, Digest: d, Tag: tag, BeforeDelete: true}
+	}
+	del := func(d string) plan.Op { return plan.Op{Kind: plan.OpDelete, Digest: d} }
+	p := &plan.Plan{
+		Repository: repoName, Backend: "oci", Capabilities: ociCaps,
+		Tags: []plan.TagDecision{
+			{Tag: "latest", Digest: dg(5), Action: plan.Keep, Rule: plan.RuleNoMatch, Reason: "matches no pattern"},
+			td("pr-a", dg(1)), td("pr-b", dg(2)), td("pr-c", dg(3)),
+		},
+		Manifests: []plan.ManifestDecision{
+			{Digest: dg(1), Kind: graph.KindImage, Tags: []string{"pr-a"}, Action: plan.Delete, Phase: 1},
+			{Digest: dg(2), Kind: graph.KindImage, Tags: []string{"pr-b"}, Action: plan.Delete, Phase: 1},
+			{Digest: dg(3), Kind: graph.KindImage, Tags: []string{"pr-c"}, Action: plan.Delete, Phase: 1},
+		},
+		Phases: [][]plan.Op{{first("pr-a", dg(1)), first("pr-b", dg(2)), first("pr-c", dg(3))}, {del(dg(1)), del(dg(2)), del(dg(3))}},
+	}
+	stop := errors.New("context canceled")
+	na := func(op plan.Op) apply.Record {
+		return apply.Record{Op: op, Outcome: apply.NotAttempted, Reason: "the run stopped before this operation: context canceled"}
+	}
+	res := &apply.Result{
+		Records: []apply.Record{
+			{Op: p.Phases[0][0], Outcome: apply.Untagged, Tags: []string{"pr-a"}},
+			{Op: p.Phases[0][1], Outcome: apply.Untagged, Tags: []string{"pr-b"}},
+			na(p.Phases[0][2]),
+			{Op: p.Phases[1][0], Outcome: apply.Deleted},
+			na(p.Phases[1][1]), na(p.Phases[1][2]),
+		},
+		Stopped:      stop,
+		LeftUntagged: []string{dg(2)},
+	}
+	return Repository{Name: repoName, Backend: "oci", Capabilities: ociCaps, Plan: p, Result: res}
+}
+
 func baseReport(dry bool, repos ...Repository) *Report {
 	return &Report{
 		Version: "v0.0.0-test", DryRun: dry, Duration: 3500 * time.Millisecond,
@@ -175,6 +217,7 @@ func reports() []struct {
 		{"dry run", baseReport(true, normalRun(true))},
 		{"stopped by deletion disabled", baseReport(false, stoppedRun())},
 		{"kept shared-digest tags", baseReport(false, sharedRun())},
+		{"untag-first stopped between the steps", baseReport(false, untagFirstStopped())},
 		{"multi-repository", baseReport(false, normalRun(false), other, broken)},
 		{"nothing to do", baseReport(false, Repository{Name: repoName, Backend: "oci", Capabilities: ociCaps,
 			Plan: &plan.Plan{Repository: repoName}, Result: &apply.Result{}})},
