@@ -72,8 +72,10 @@ func dockerHubFamily() Family {
 func checkDockerHub(_ Config, repo string) error {
 	base, ok := strings.CutSuffix(repo, "/*")
 	if !ok {
-		_, _, err := dockerhub.ParseRepository(repo)
-		return err
+		if _, _, err := dockerhub.ParseRepository(repo); err != nil {
+			return fmt.Errorf("a Docker Hub repository is %s/NAMESPACE/NAME (backend dockerhub)", dockerhub.Hosts[0])
+		}
+		return nil
 	}
 	if _, ns, _ := strings.Cut(base, "/"); ns == "" || strings.Contains(ns, "/") {
 		return errors.New("a Docker Hub wildcard names one namespace: write docker.io/NAMESPACE/*")
