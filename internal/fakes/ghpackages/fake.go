@@ -194,7 +194,8 @@ func (f *Fake) pointsLimit(w http.ResponseWriter, method string) bool {
 			used += p.points
 		}
 	}
-	f.points = append(recent, spent{now, cost})
+	recent = append(recent, spent{now, cost})
+	f.points = recent
 	if used+cost <= f.pointsBudget {
 		return true
 	}
