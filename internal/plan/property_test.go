@@ -616,11 +616,10 @@ func modelVersions(tags []string) map[string]*semver.Version {
 	// pre-release/build.
 	versionRE := regexp.MustCompile(`^([vV]?)(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?((?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$`)
 	type pv struct {
-		full       *semver.Version
-		nums       []uint64
-		bare       bool
-		isPartial  bool
-		hasVersion bool
+		full      *semver.Version
+		nums      []uint64
+		bare      bool
+		isPartial bool
 	}
 	read := map[string]pv{}
 	var releases []*semver.Version
