@@ -23,10 +23,12 @@ func (b *builder) plausible(t time.Time) bool {
 func (b *builder) age(d string) time.Time { return b.ageOf(d).t }
 
 // ageOf is a manifest's age. An image's is its own creation time. An
-// index's is its newest child's, whatever its own annotation says; a child
-// of unknown age makes the index's unknown, except an attestation or other
-// referrer (buildx lists them in the index, without a time). An index whose
-// entries are all referrers has its own time.
+// index is as young as its youngest part: its newest child's time, or its
+// own when that is newer (a push time, such as a GitHub Packages version's);
+// an older annotation of its own never hides a new child. A child of unknown
+// age makes the index's unknown, except an attestation or other referrer
+// (buildx lists them in the index, without a time). An index whose entries
+// are all referrers has its own time.
 func (b *builder) ageOf(d string) ageResult {
 	if r, ok := b.ages[d]; ok {
 		return r
@@ -60,6 +62,9 @@ func (b *builder) computeAge(d string) ageResult {
 	}
 	switch {
 	case children > 0:
+		if b.plausible(m.Created) && m.Created.After(newest) {
+			newest = m.Created
+		}
 		return ageResult{t: newest}
 	case m.Created.IsZero():
 		return ageResult{unknown: "its creation time is unknown"}

@@ -15,7 +15,7 @@
 //     unranked (not-a-version); otherwise by creation time, keeping images of
 //     unknown age unranked (age-unknown); see rankImages for ties.
 //     older-than keeps candidates whose image is not known to be older than
-//     the cut-off. Ages: see ageOf (an index's is its newest child's; times
+//     the cut-off. Ages: see ageOf (an index is as young as its youngest part; times
 //     before 2013 or a day ahead are unknown). Referrer tags (sha256-<hex>,
 //     sha256-<hex>.sig/.att/.sbom) are never candidates and never protect
 //     their subject: referrers follow the subject, though an exclude pattern

@@ -318,8 +318,9 @@ func (m *model) exists(d string) bool {
 // age is the model's reading of the README: an image's age is its created
 // time when plausible (2013 or later, at most a day ahead); an index's is the
 // newest of the leaves below it (platform manifests, through nested
-// indexes), skipping referrers; one leaf of unknown age makes it unknown.
-// Zero when unknown.
+// indexes, skipping referrers) and of the plausible own times of the
+// indexes on the way; one leaf of unknown age makes it unknown. Zero when
+// unknown.
 func (m *model) age(d string) time.Time {
 	var leaves []string
 	seen := map[string]bool{}
@@ -346,13 +347,19 @@ func (m *model) age(d string) time.Time {
 		}
 	}
 	down(d)
+	plausible := func(t time.Time) bool { return t.Year() >= 2013 && !t.After(testNow.Add(24*time.Hour)) }
 	var newest time.Time
 	for _, l := range leaves {
 		man := m.g.Manifests[l]
-		if man == nil || man.Created.Year() < 2013 || man.Created.After(testNow.Add(24*time.Hour)) {
+		if man == nil || !plausible(man.Created) {
 			return time.Time{}
 		}
 		if man.Created.After(newest) {
+			newest = man.Created
+		}
+	}
+	for x := range seen {
+		if man := m.g.Manifests[x]; man != nil && plausible(man.Created) && man.Created.After(newest) {
 			newest = man.Created
 		}
 	}

@@ -164,9 +164,10 @@ func TestRankImages(t *testing.T) {
 	}
 }
 
-// TestAges: an index's age is its newest child's whatever its own
-// annotation says; a child of unknown age (other than an attestation) makes
-// it unknown; a time before 2013 or more than a day ahead is unknown.
+// TestAges: an index is as young as its youngest part (an old annotation
+// of its own never hides a new child); a child of unknown age (other than an
+// attestation) makes it unknown; a time before 2013 or more than a day ahead
+// is unknown.
 func TestAges(t *testing.T) {
 	older := func(t testing.TB) Policy {
 		return Policy{Include: mustMatcher(t, "*"), OlderThan: 30 * 24 * time.Hour}
@@ -192,9 +193,16 @@ func TestAges(t *testing.T) {
 			want: expect{"t:app-1": "keep/older-than", "m:ix": "keep", "m:kid": "keep"},
 		},
 		{
-			name: "a new annotation on the index does not hide old children",
+			name: "an index younger than its children is as young as itself (a push time)",
 			graph: func() *graph.Graph {
 				return newFx(capsOCI3).img("kid", daysAgo(90)).index("ix", daysAgo(1), []string{"kid"}, "app-1").done()
+			},
+			want: expect{"t:app-1": "keep/older-than", "m:ix": "keep", "m:kid": "keep"},
+		},
+		{
+			name: "old children and an old index go",
+			graph: func() *graph.Graph {
+				return newFx(capsOCI3).img("kid", daysAgo(90)).index("ix", daysAgo(60), []string{"kid"}, "app-1").done()
 			},
 			want: expect{"t:app-1": "delete", "m:ix": "delete", "m:kid": "delete"},
 		},
