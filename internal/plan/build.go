@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -112,10 +113,10 @@ func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 		}
 		subj, ref := m.Subject, m.Kind == graph.KindReferrer || m.Subject != ""
 		for _, t := range b.tagsOf[d] {
-			if s, ok := referrerTagSubject(t); ok {
+			if rt, ok := graph.ParseReferrerTag(t); ok {
 				ref = true
 				if subj == "" {
-					subj = s
+					subj = rt.SubjectIn(maps.Keys(b.man))
 				}
 			}
 		}
@@ -131,42 +132,6 @@ func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 		}
 	}
 	return b
-}
-
-// referrerTagSubject recognises cosign's sha256-<hex>.sig/.att/.sbom tags
-// and the OCI referrers fallback tag sha256-<hex>, returning the subject.
-func referrerTagSubject(tag string) (string, bool) {
-	algo, rest, ok := strings.Cut(tag, "-")
-	if !ok {
-		return "", false
-	}
-	var hexLen int
-	switch algo {
-	case "sha256":
-		hexLen = 64
-	case "sha512":
-		hexLen = 128
-	default:
-		return "", false
-	}
-	hex, suffix := rest, ""
-	if i := strings.IndexByte(rest, '.'); i >= 0 {
-		hex, suffix = rest[:i], rest[i:]
-	}
-	switch suffix {
-	case "", ".sig", ".att", ".sbom":
-	default:
-		return "", false
-	}
-	if len(hex) != hexLen {
-		return "", false
-	}
-	for _, c := range hex {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", false
-		}
-	}
-	return algo + ":" + hex, true
 }
 
 // ageVerdict returns a keep verdict when OlderThan objects to d, else nil.
@@ -191,7 +156,7 @@ func (b *builder) decideTags() {
 	var cands []*tagState
 	for t, d := range b.g.Tags {
 		st := &tagState{tag: t, digest: d, matched: matches(b.p.Include, t)}
-		_, st.refName = referrerTagSubject(t)
+		_, st.refName = graph.ParseReferrerTag(t)
 		b.tags[t] = st
 		excluded := matches(b.p.Exclude, t)
 		switch {

@@ -393,8 +393,11 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 			m.MediaType = t.MediaType
 		}
 		index := strings.Contains(t.MediaType, "index") || strings.Contains(t.MediaType, "manifest.list") || len(t.Images) > 1
-		if subject, ok := cosignSubject(t.Name); ok {
-			m.Kind, m.Subject = graph.KindReferrer, subject
+		if rt, ok := graph.ParseReferrerTag(t.Name); ok {
+			m.Kind = graph.KindReferrer
+			if !rt.Truncated {
+				m.Subject = rt.Subject
+			}
 		} else if index {
 			m.Kind = graph.KindIndex
 		} else if m.Kind == graph.KindUnknown {
@@ -430,23 +433,6 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	}
 	g.Finish()
 	return g, nil
-}
-
-// cosignSubject recognises sha256-<hex>[.sig|.att|.sbom] tags.
-func cosignSubject(tag string) (string, bool) {
-	rest, ok := strings.CutPrefix(tag, "sha256-")
-	if !ok {
-		return "", false
-	}
-	hex, suffix, _ := strings.Cut(rest, ".")
-	if len(hex) != 64 || strings.Trim(hex, "0123456789abcdef") != "" {
-		return "", false
-	}
-	switch suffix {
-	case "", "sig", "att", "sbom":
-		return "sha256:" + hex, true
-	}
-	return "", false
 }
 
 // ProbeUntag implements backend.Backend: the Hub API deletes tags.

@@ -434,10 +434,12 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 			if opts.Match == nil || opts.Match(t) {
 				matched = true
 			}
-			if subject, suffix, ok := cosignTag(t); ok {
+			if rt, ok := graph.ParseReferrerTag(t); ok {
 				m.Kind = graph.KindReferrer
-				m.Subject = subject
-				if suffix == "" { // referrers fallback tag: an index of referrers
+				if !rt.Truncated {
+					m.Subject = rt.Subject
+				}
+				if rt.Fallback() { // an index of referrers
 					needsRead = true
 				}
 			} else {
@@ -556,23 +558,6 @@ func (b *Backend) ReadNew(ctx context.Context, g *graph.Graph) error {
 	}
 	g.Finish()
 	return nil
-}
-
-// cosignTag recognises sha256-<hex>[.sig|.att|.sbom] tags.
-func cosignTag(tag string) (subject, suffix string, ok bool) {
-	rest, found := strings.CutPrefix(tag, "sha256-")
-	if !found {
-		return "", "", false
-	}
-	hex, suffix, _ := strings.Cut(rest, ".")
-	if len(hex) != 64 || strings.Trim(hex, "0123456789abcdef") != "" {
-		return "", "", false
-	}
-	switch suffix {
-	case "", "sig", "att", "sbom":
-		return "sha256:" + hex, suffix, true
-	}
-	return "", "", false
 }
 
 // ListTags implements backend.Backend: the versions list gives every tag's

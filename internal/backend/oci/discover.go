@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -386,22 +387,11 @@ func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
 	return eg.Wait()
 }
 
-// subjectOfTag returns the subject digest a referrer tag names, and whether
-// the tag is the OCI fallback index (rather than a cosign tag).
-func subjectOfTag(tag string) (subject string, fallback, ok bool) {
-	if m := fallbackTagRe.FindStringSubmatch(tag); m != nil {
-		return "sha256:" + m[1], true, true
-	}
-	if m := cosignTagRe.FindStringSubmatch(tag); m != nil {
-		return "sha256:" + m[1], false, true
-	}
-	return "", false, false
-}
-
 // work is what step 2 must read for one digest.
 type work struct {
 	digest   string
-	fallback string // subject, when this is an OCI referrers fallback index
+	fallback bool   // an OCI referrers fallback index
+	subject  string // the subject its fallback tag names ("" when unknown)
 	matched  bool   // some tag on it matches the policy
 }
 
@@ -419,8 +409,8 @@ func (d *discovery) readManifests(ctx context.Context) error {
 		if d.match(tag) {
 			w.matched = true
 		}
-		if s, fb, ok := subjectOfTag(tag); ok && fb && isIndex(d.g.Manifests[dg].MediaType) {
-			w.fallback = s
+		if rt, ok := graph.ParseReferrerTag(tag); ok && rt.Fallback() && isIndex(d.g.Manifests[dg].MediaType) {
+			w.fallback, w.subject = true, rt.SubjectIn(maps.Keys(d.g.Manifests))
 		}
 	}
 	for _, dg := range d.g.SortedDigests() {
@@ -464,8 +454,8 @@ func (d *discovery) readManifests(ctx context.Context) error {
 			if !created.IsZero() {
 				m.Created = created
 			}
-			if w.fallback != "" {
-				d.applyFallback(m, w.fallback, doc)
+			if w.fallback {
+				d.applyFallback(m, w.subject, doc)
 			} else if index && w.matched && d.opts.Created {
 				// Even an index with a created annotation of its own: its
 				// age is its newest child's, whatever the annotation says.
@@ -619,14 +609,14 @@ func (d *discovery) applyFallback(m *graph.Manifest, subject string, doc *manife
 // referrers of the digest their tag names.
 func (d *discovery) markTagReferrers() {
 	for tag, dg := range d.g.Tags {
-		s, fb, ok := subjectOfTag(tag)
-		if !ok || fb {
+		rt, ok := graph.ParseReferrerTag(tag)
+		if !ok || rt.Fallback() {
 			continue
 		}
 		m := d.g.Manifest(dg)
 		if m.Subject == "" {
 			m.Kind = graph.KindReferrer
-			m.Subject = s
+			m.Subject = rt.Subject
 		}
 	}
 }

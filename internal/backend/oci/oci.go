@@ -57,9 +57,6 @@ var acceptManifests = strings.Join([]string{
 var (
 	tagRe    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
 	digestRe = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
-	// Referrer tags: the OCI fallback index and cosign's tags.
-	fallbackTagRe = regexp.MustCompile(`^sha256-([a-f0-9]{64})$`)
-	cosignTagRe   = regexp.MustCompile(`^sha256-([a-f0-9]{64})\.(sig|att|sbom)$`)
 )
 
 // ValidTag reports whether s is a tag by the OCI grammar.
