@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -243,6 +244,7 @@ func (r *runner) sweep(ctx context.Context, repo string) (out report.Repository)
 func refresh(g *graph.Graph, current map[string]string) *graph.Graph {
 	fresh := graph.New(g.Repository, g.Backend, g.Capabilities)
 	fresh.Warnings = g.Warnings
+	maps.Copy(fresh.Absent, g.Absent)
 	for d, m := range g.Manifests {
 		c := *m
 		c.Tags = nil

@@ -34,6 +34,8 @@ func Run(t *testing.T, reg *Registry) {
 		{"recheck-modes", recheckModes},
 		{"max-deletions-guard", maxDeletions},
 		{"untagged-not-listable", untaggedNotListable},
+		{"orphans-proven", orphansProven},
+		{"cosign-repository", cosignRepository},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

@@ -46,6 +46,16 @@ type Manifest struct {
 	// Undeletable holds the backend's reason when it knows the manifest
 	// cannot be deleted (GitHub: public version with > 5000 downloads).
 	Undeletable string `json:"undeletable,omitempty"`
+	// Exists: looked up by digest (a referrer's subject no tag or index
+	// names) and found: it is there, untagged.
+	Exists bool `json:"exists,omitempty"`
+	// SubjectRepository is the repository the referrer's own content
+	// places its subject in: this repository for an OCI subject field or
+	// fallback index (the spec keeps a subject and its referrers
+	// together), the reference a cosign signature or attestation payload
+	// names; "" when nothing says. An orphan is deleted only when this is
+	// the graph's repository and its subject is Absent.
+	SubjectRepository string `json:"subjectRepository,omitempty"`
 }
 
 // Capabilities are what a backend can do; they drive the plan and are shown
@@ -96,6 +106,10 @@ type Graph struct {
 	// Manifests holds every manifest known: tagged ones, index children,
 	// referrers, and (where listed) untagged ones.
 	Manifests map[string]*Manifest `json:"manifests"`
+	// Absent holds the digests that answered 404 in this repository when
+	// discovery looked them up, at its last look before the plan: the
+	// subjects of referrers nothing else names. Only these make orphans.
+	Absent map[string]bool `json:"absent,omitempty"`
 	// Warnings are things discovery could not do, said once each.
 	Warnings []string `json:"warnings,omitempty"`
 }
@@ -108,6 +122,7 @@ func New(repository, backend string, caps Capabilities) *Graph {
 		Capabilities: caps,
 		Tags:         map[string]string{},
 		Manifests:    map[string]*Manifest{},
+		Absent:       map[string]bool{},
 	}
 }
 

@@ -363,7 +363,23 @@ func (b *builder) present(d string) bool {
 	if !ok {
 		return false
 	}
-	return len(b.tagsOf[d]) > 0 || m.Listed || m.Kind != graph.KindUnknown || len(b.parents[d]) > 0
+	return len(b.tagsOf[d]) > 0 || m.Listed || m.Exists || m.Kind != graph.KindUnknown || len(b.parents[d]) > 0
+}
+
+// orphan says whether referrer d, whose subject s the graph does not hold,
+// is proven an orphan: s answered 404 in this repository at the last look,
+// and d's own content places s in this repository (an OCI subject field,
+// or a cosign payload naming it). Otherwise it says why d stays.
+func (b *builder) orphan(d, s string) (verdict, bool) {
+	switch repo := b.man[d].SubjectRepository; {
+	case !b.g.Absent[s]:
+		return verdict{RuleOrphanUnproven, fmt.Sprintf("its subject %s was not found, and whether it exists could not be checked", s)}, false
+	case repo == "":
+		return verdict{RuleOrphanUnproven, fmt.Sprintf("its subject %s is not in this repository, and nothing in it says which repository it belongs to (cosign's COSIGN_REPOSITORY keeps signatures apart from their images)", s)}, false
+	case !strings.EqualFold(repo, b.g.Repository):
+		return verdict{RuleOrphanUnproven, fmt.Sprintf("it refers to %s in %s, another repository", s, repo)}, false
+	}
+	return verdict{RuleOrphanReferrer, fmt.Sprintf("it refers to %s, which no longer exists (404 in this repository)", s)}, true
 }
 
 // seeds are the manifests the policy itself asks to delete, with why; noSeed
@@ -379,9 +395,15 @@ func (b *builder) seeds(static map[string]verdict) ([]string, map[string]verdict
 		tags := b.tagsOf[d]
 		switch {
 		case b.isRef[d]:
-			if s := b.subject[d]; s != "" && !b.present(s) {
+			s := b.subject[d]
+			if s == "" || b.present(s) {
+				continue
+			}
+			if v, proven := b.orphan(d, s); proven {
 				seeds = append(seeds, d)
-				why[d] = verdict{RuleOrphanReferrer, fmt.Sprintf("it refers to %s, which no longer exists", s)}
+				why[d] = v
+			} else {
+				noSeed[d] = v
 			}
 		case len(tags) > 0:
 			// Not statically blocked: every tag is a surviving candidate.
@@ -604,7 +626,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		}
 		pl.Manifests = append(pl.Manifests, md)
 	}
-	pl.Warnings = b.warnings(del)
+	pl.Warnings = append(b.warnings(del), b.unprovenOrphans(manV)...)
 	pl.probeForSchedule = b.g.Capabilities.Untag == graph.Unknown && pl.wouldUntagFirst(b.p.UntagFirstAt)
 	pl.Ranking, pl.IgnoredTags = b.ranking, b.ignored
 	return pl
@@ -714,6 +736,42 @@ func (b *builder) patternWarnings() []string {
 		}
 	}
 	return w
+}
+
+// unprovenOrphans says, once, how many referrers stay because their
+// subject was not found but is not proven gone from this repository.
+func (b *builder) unprovenOrphans(manV map[string]verdict) []string {
+	var unchecked, elsewhere, unnamed int
+	for _, d := range b.digests {
+		if manV[d].rule != RuleOrphanUnproven {
+			continue
+		}
+		switch repo := b.man[d].SubjectRepository; {
+		case !b.g.Absent[b.subject[d]]:
+			unchecked++
+		case repo == "":
+			unnamed++
+		default:
+			elsewhere++
+		}
+	}
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{
+		{elsewhere, "name another repository"},
+		{unnamed, "name no repository (cosign's COSIGN_REPOSITORY stores signatures apart from their images)"},
+		{unchecked, "could not be checked"},
+	} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return []string{"referrers kept although their subject is not here, as nothing proves them orphans: " + strings.Join(parts, "; ")}
 }
 
 func sortOps(ops []Op) {

@@ -222,7 +222,8 @@ func TestBuildRules(t *testing.T) {
 		{
 			name: "orphan referrers deleted with delete-referrers",
 			graph: func() *graph.Graph {
-				return newFx(capsOCI3).sig("s", "gone").ref("r", "gone2").img("a", daysAgo(1), "latest").done()
+				return newFx(capsOCI3).sig("s", "gone").ref("r", "gone2").img("a", daysAgo(1), "latest").
+					absent("gone", "s").absent("gone2", "r").done()
 			},
 			policy: func(t testing.TB) Policy { return Policy{Include: prs(t), DeleteReferrers: true} },
 			want:   expect{"m:s": "delete/orphan-referrer", "m:r": "delete/orphan-referrer", "m:a": "keep"},

@@ -95,6 +95,9 @@ func cloneGraph(g *graph.Graph) *graph.Graph {
 	for t, d := range g.Tags {
 		c.Tags[t] = d
 	}
+	for d, v := range g.Absent {
+		c.Absent[d] = v
+	}
 	c.Finish()
 	return c
 }
@@ -149,6 +152,10 @@ func randomGraph(r *rand.Rand) *graph.Graph {
 			if r.IntN(4) > 0 {
 				subject = all[r.IntN(len(all))]
 			}
+			// Where discovery would place the subject: this repository (a
+			// subject field, a payload naming it), another one
+			// (COSIGN_REPOSITORY), or nowhere said.
+			m.SubjectRepository = []string{"", g.Repository, "registry.test/other"}[r.IntN(3)]
 			switch r.IntN(3) {
 			case 0: // OCI subject field
 				m.Kind, m.Subject = graph.KindReferrer, subject
@@ -170,6 +177,16 @@ func randomGraph(r *rand.Rand) *graph.Graph {
 	}
 	if r.IntN(2) == 0 {
 		addReleases(r, g, created)
+	}
+	// The last look at subjects nothing names: each answered 404, was found
+	// untagged, or was not asked about (a backend that cannot).
+	for i := range 3 {
+		switch gone := dg(fmt.Sprint("gone", i)); r.IntN(3) {
+		case 0:
+			g.Absent[gone] = true
+		case 1:
+			g.Manifest(gone).Exists = true
+		}
 	}
 	g.Finish()
 	return g
@@ -312,7 +329,7 @@ func newModel(g *graph.Graph) *model {
 
 func (m *model) exists(d string) bool {
 	man, ok := m.g.Manifests[d]
-	return ok && (len(m.tagsOf[d]) > 0 || man.Listed || man.Kind != graph.KindUnknown || len(m.parents[d]) > 0)
+	return ok && (len(m.tagsOf[d]) > 0 || man.Listed || man.Exists || man.Kind != graph.KindUnknown || len(m.parents[d]) > 0)
 }
 
 // age is the model's reading of the README: an image's age is its created
@@ -597,7 +614,9 @@ func justified(m *model, pol Policy, d string, del map[string]bool, kl map[strin
 	}
 	if m.isRef[d] && pol.DeleteReferrers {
 		s := m.subject[d]
-		if s != "" && !m.exists(s) { // orphan
+		// An orphan only when proven: its subject answered 404 here, and
+		// the referrer places it in this repository.
+		if s != "" && !m.exists(s) && m.g.Absent[s] && strings.EqualFold(man.SubjectRepository, m.g.Repository) {
 			return true
 		}
 		if del[s] { // referrer of a deleted subject

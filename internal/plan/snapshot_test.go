@@ -22,7 +22,7 @@ func representative() *fx {
 	f.img("pr-1", daysAgo(60), "pr-1").img("pr-2", daysAgo(2), "pr-2").
 		img("pr-3", daysAgo(45), "pr-3", "pr-3-abc123").
 		ref("pr-1-sbom", "pr-1").
-		sig("orphan-sig", "long-gone")
+		sig("orphan-sig", "long-gone").absent("long-gone", "orphan-sig")
 	f.g.SetTag("pr-4", dg("rel-v1.3.0")) // a PR built from the release commit
 	return f
 }

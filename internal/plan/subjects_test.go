@@ -31,3 +31,90 @@ func TestTruncatedSha512FallbackTag(t *testing.T) {
 	p := Build(g, Policy{Include: mustMatcher(t, "*"), Exclude: mustMatcher(t, "v1"), DeleteReferrers: true}, testNow)
 	checkExpect(t, p, expect{"m:fb": "keep/referrer-of-kept", "t:" + fbTag: "keep/referrer-of-kept", "m:a": "delete/match"})
 }
+
+// absent records that subject answered 404 at the last look, and that the
+// referrers' own content places it in this repository (as discovery does
+// for a subject field, or a cosign payload naming the repository).
+func (f *fx) absent(subject string, referrers ...string) *fx {
+	f.g.Absent[dg(subject)] = true
+	for _, r := range referrers {
+		f.g.Manifest(dg(r)).SubjectRepository = f.g.Repository
+	}
+	return f
+}
+
+// An orphan is proven, never assumed: only a subject that answered 404 in
+// this repository, of a referrer whose content places it here, makes one.
+func TestOrphanIsProven(t *testing.T) {
+	pol := func(t testing.TB) Policy {
+		return Policy{Include: mustMatcher(t, "pr-*"), DeleteReferrers: true, Untagged: true}
+	}
+	tests := []struct {
+		name  string
+		graph func() *graph.Graph
+		want  expect
+	}{
+		{
+			name:  "subject never looked up (a backend that cannot check)",
+			graph: func() *graph.Graph { return newFx(capsOCI3).sig("s", "x").ref("r", "y").done() },
+			want:  expect{"m:s": "keep/orphan-unproven", "m:r": "keep/orphan-unproven"},
+		},
+		{
+			name: "subject exists untagged (found at the last look)",
+			graph: func() *graph.Graph {
+				f := newFx(capsOCI3).sig("s", "x").ref("r", "x")
+				f.g.Manifest(dg("x")).Exists = true
+				return f.done()
+			},
+			want: expect{"m:s": "keep/referrer-of-kept", "m:r": "keep/referrer-of-kept", "m:x": "keep/untagged-off"},
+		},
+		{
+			name: "subject 404, signature names another repository (COSIGN_REPOSITORY)",
+			graph: func() *graph.Graph {
+				f := newFx(capsOCI3).sig("s", "x")
+				f.g.Absent[dg("x")] = true
+				f.g.Manifest(dg("s")).SubjectRepository = "registry.test/other"
+				return f.done()
+			},
+			want: expect{"m:s": "keep/orphan-unproven"},
+		},
+		{
+			name: "subject 404, signature says nothing about its repository",
+			graph: func() *graph.Graph {
+				f := newFx(capsOCI3).sig("s", "x")
+				f.g.Absent[dg("x")] = true
+				return f.done()
+			},
+			want: expect{"m:s": "keep/orphan-unproven", "t:" + sigTag("x", ".sig"): "keep/orphan-unproven"},
+		},
+		{
+			name: "subject 404, referrer of this repository: proven",
+			graph: func() *graph.Graph {
+				return newFx(capsOCI3).sig("s", "x").ref("r", "y").absent("x", "s").absent("y", "r").done()
+			},
+			want: expect{"m:s": "delete/orphan-referrer", "m:r": "delete/orphan-referrer"},
+		},
+		{
+			name: "host compared without case",
+			graph: func() *graph.Graph {
+				f := newFx(capsOCI3).sig("s", "x")
+				f.g.Absent[dg("x")] = true
+				f.g.Manifest(dg("s")).SubjectRepository = "REGISTRY.test/app"
+				return f.done()
+			},
+			want: expect{"m:s": "delete/orphan-referrer"},
+		},
+		{
+			name: "a proven orphan's own referrer goes with it",
+			graph: func() *graph.Graph {
+				return newFx(capsOCI3).ref("sbom", "x").ref("sig-of-sbom", "sbom").absent("x", "sbom").done()
+			},
+			want: expect{"m:sbom": "delete/orphan-referrer", "m:sig-of-sbom": "delete/referrer-of-deleted"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkExpect(t, Build(tt.graph(), pol(t), testNow), tt.want)
+		})
+	}
+}

@@ -66,6 +66,10 @@ const (
 	RuleReferredByKept Rule = "subject-of-kept-referrer"
 	// RuleChanged: the last-moment re-check (Intersect) no longer agrees.
 	RuleChanged Rule = "changed-during-run"
+	// RuleOrphanUnproven: a referrer whose subject was not found but is
+	// not proven gone from this repository (not looked up, or it may live
+	// in another repository): kept.
+	RuleOrphanUnproven Rule = "orphan-unproven"
 )
 
 // TagDecision is the decision for one tag in the repository.

@@ -219,6 +219,7 @@ type manifestDoc struct {
 	ArtifactType string            `json:"artifactType"`
 	Config       descriptor        `json:"config"`
 	Manifests    []descriptor      `json:"manifests"`
+	Layers       []descriptor      `json:"layers"`
 	Subject      *descriptor       `json:"subject"`
 	Annotations  map[string]string `json:"annotations"`
 }
@@ -284,6 +285,11 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		}
 	}
 	d.markTagReferrers()
+	if opts.Referrers {
+		if err := d.checkSubjects(ctx); err != nil {
+			return nil, err
+		}
+	}
 	d.g.Finish()
 	return d.g, nil
 }
@@ -547,6 +553,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 	if doc.Subject != nil && ValidDigest(doc.Subject.Digest) {
 		m.Kind = graph.KindReferrer
 		m.Subject = doc.Subject.Digest
+		m.SubjectRepository = d.g.Repository
 	}
 	if t, ok := parseCreated(doc.Annotations[createdAnnotation]); ok && m.Created.IsZero() {
 		m.Created = t
@@ -578,6 +585,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 		if c.Annotations[buildxRefType] == "attestation-manifest" && ValidDigest(c.Annotations[buildxRefDigest]) {
 			child.Kind = graph.KindReferrer
 			child.Subject = c.Annotations[buildxRefDigest]
+			child.SubjectRepository = d.g.Repository
 		}
 	}
 }
@@ -588,6 +596,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 func (d *discovery) applyFallback(m *graph.Manifest, subject string, doc *manifestDoc) {
 	m.Kind = graph.KindReferrer
 	m.Subject = subject
+	m.SubjectRepository = d.g.Repository
 	m.Children = nil
 	for _, c := range doc.Manifests {
 		if !ValidDigest(c.Digest) {
@@ -596,6 +605,7 @@ func (d *discovery) applyFallback(m *graph.Manifest, subject string, doc *manife
 		r := d.g.Manifest(c.Digest)
 		r.Kind = graph.KindReferrer
 		r.Subject = subject
+		r.SubjectRepository = d.g.Repository
 		if r.MediaType == "" {
 			r.MediaType = c.MediaType
 		}
@@ -647,20 +657,8 @@ func (d *discovery) createdOf(ctx context.Context, doc *manifestDoc) (time.Time,
 	default:
 		return time.Time{}, nil // an artifact: its config says nothing about time
 	}
-	u := d.b.url("blobs/" + cfg)
-	resp, err := d.b.do(ctx, http.MethodGet, u, "")
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read config %s: %w", cfg, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		he := httpError(http.MethodGet, u, resp)
-		if he.StatusCode == http.StatusNotFound {
-			return time.Time{}, nil
-		}
-		return time.Time{}, classify("read config "+cfg, he)
-	}
-	body, err := readBody(http.MethodGet, u, resp, maxConfigBody)
-	if err != nil {
+	body, err := d.b.getBlob(ctx, cfg, maxConfigBody)
+	if err != nil || body == nil {
 		return time.Time{}, err
 	}
 	var c struct {
@@ -812,6 +810,7 @@ func (d *discovery) referrersOf(ctx context.Context, subjects []string) ([]strin
 				m := d.g.Manifest(r.Digest)
 				m.Kind = graph.KindReferrer
 				m.Subject = s
+				m.SubjectRepository = d.g.Repository
 				if m.MediaType == "" {
 					m.MediaType = r.MediaType
 				}

@@ -259,8 +259,13 @@ func TestSignatures(t *testing.T) {
 			sigV1Tag, sigV1 := sign(t, p, v1d)
 			sigPr1Tag, sigPr1 := sign(t, p, pr1)
 			sigPr2Tag, sigPr2 := sign(t, p, pr2)
-			ghost := digest(t, seed.Image("never-pushed", day))
-			orphanTag, orphan := sign(t, p, ghost)
+			ghost, err := v1.NewHash(digest(t, seed.Image("never-pushed", day)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A proven orphan: its subject answers 404 here and it names this repository.
+			orphanTag := seed.SignatureTag(ghost)
+			orphan := pushImage(t, p, orphanTag, seed.SignatureFor(repo, ghost))
 			before := e2e.State(t, repo)
 
 			res := run(t, map[string]string{"repository": repo, "tags": "pr-*", "delete-referrers": fmt.Sprint(c.referrers)})

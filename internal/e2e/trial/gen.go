@@ -40,6 +40,13 @@ type obj struct {
 	Arch     string    // kPlatform
 	Children []int     // kIndex: indexes into layout.Objs
 	Subject  string    // kSig: subject digest (may name nothing: an orphan)
+	// Names is the repository a kSig's payload names for its subject
+	// (cosign's docker-reference); "" for none. Another repository's name
+	// is a signature stored apart from its image (COSIGN_REPOSITORY).
+	Names string
+	// Untagged: pushed by digest only (an image whose tag moved on), so it
+	// exists without a tag.
+	Untagged bool
 	Digest   string
 
 	img v1.Image
@@ -48,6 +55,7 @@ type obj struct {
 
 // layout is one random repository.
 type layout struct {
+	Repo string // host/path it is pushed to
 	Objs []*obj
 	Tags map[string]int // tag -> object
 }
@@ -110,7 +118,10 @@ func (l *layout) String() string {
 		case kIndex:
 			fmt.Fprintf(&b, " children=%v", o.Children)
 		case kSig:
-			fmt.Fprintf(&b, " subject=%s", short(o.Subject))
+			fmt.Fprintf(&b, " subject=%s names=%q", short(o.Subject), o.Names)
+		}
+		if o.Untagged {
+			b.WriteString(" pushed-untagged")
 		}
 		b.WriteByte('\n')
 	}
@@ -128,8 +139,8 @@ func short(d string) string {
 // tags) so that hundreds of trials stay fast, but dense in the cases that
 // break cleanup tools: shared digests, indexes sharing children, tags on
 // children, signatures of kept and deleted images, orphans, equal times.
-func generate(r *rand.Rand) (*layout, policy) {
-	l := &layout{Tags: map[string]int{}}
+func generate(r *rand.Rand, repo string) (*layout, policy) {
+	l := &layout{Repo: repo, Tags: map[string]int{}}
 	add := func(o *obj) int {
 		l.Objs = append(l.Objs, o)
 		return len(l.Objs) - 1
@@ -216,25 +227,52 @@ func generate(r *rand.Rand) (*layout, policy) {
 		}
 	}
 	for _, i := range sortedInts(signed) {
-		addSig(l, add, l.Objs[i].Digest, r.IntN(3) == 0)
+		addSig(l, add, l.Objs[i].Digest, r.IntN(3) == 0, l.names(r))
 	}
 	if r.IntN(3) == 0 {
-		for j := range 1 + r.IntN(2) {
+		// Signatures whose subject is not here: a proven orphan only when
+		// it names this repository; one naming another repository or none
+		// may sign an image stored elsewhere.
+		for j := range 1 + r.IntN(3) {
 			ghost := digestOf(seed.Image(fmt.Sprintf("ghost-%d", j), now).Digest())
-			addSig(l, add, ghost, false)
+			addSig(l, add, ghost, false, l.names(r))
 		}
+	}
+	if r.IntN(4) == 0 {
+		// An image that exists untagged (its tag moved on), signed: its
+		// signature is no orphan.
+		o := &obj{Kind: kImage, ID: "untagged", Created: created(), Untagged: true}
+		o.img = seed.Image(o.ID, o.Created)
+		o.Digest = digestOf(o.img.Digest())
+		add(o)
+		addSig(l, add, o.Digest, false, l.names(r))
 	}
 	return l, randomPolicy(r, semverRepo)
 }
 
-// addSig adds a cosign-style signature of subject and, with att, an
-// attestation under cosign's .att tag.
-func addSig(l *layout, add func(*obj) int, subject string, att bool) {
+// names draws the repository a signature's payload names: mostly this one,
+// sometimes another (COSIGN_REPOSITORY) or none.
+func (l *layout) names(r *rand.Rand) string {
+	switch r.IntN(4) {
+	case 0:
+		return ""
+	case 1:
+		return l.Repo + "-images"
+	}
+	return l.Repo
+}
+
+// addSig adds a cosign-style signature of subject naming repository names
+// and, with att, an attestation under cosign's .att tag.
+func addSig(l *layout, add func(*obj) int, subject string, att bool, names string) {
 	h, err := v1.NewHash(subject)
 	if err != nil {
 		panic(err)
 	}
-	o := &obj{Kind: kSig, ID: "sig", Subject: subject, img: seed.Signature(h)}
+	o := &obj{Kind: kSig, ID: "sig", Subject: subject, Names: names, img: seed.Signature(h)}
+	if names != "" {
+		o.img = seed.SignatureFor(names, h)
+	}
 	o.Digest = digestOf(o.img.Digest())
 	l.Tags[seed.SignatureTag(h)] = add(o)
 	if att {
@@ -394,6 +432,13 @@ func (l *layout) push(ctx context.Context, u *uploader) error {
 					return err
 				}
 				done[c] = true
+			}
+		}
+	}
+	for _, o := range l.Objs {
+		if o.Untagged {
+			if err := u.image(ctx, o.Digest, o.img); err != nil {
+				return err
 			}
 		}
 	}

@@ -136,8 +136,15 @@ func model(l *layout, p policy, canUntag bool) outcome {
 	out := outcome{Deleted: map[string]bool{}, RemovedTags: map[string]bool{}, KeptMatch: map[string]bool{}, CannotUntag: map[string]bool{},
 		Before: map[string]string{}, Present: map[string]bool{}}
 
-	// What exists: tag targets and the children of pushed indexes.
+	// What exists: tag targets, the children of pushed indexes and what was
+	// pushed untagged.
 	byDigest := map[string]*obj{}
+	for _, o := range l.Objs {
+		if o.Untagged {
+			out.Present[o.Digest] = true
+			byDigest[o.Digest] = o
+		}
+	}
 	for t, i := range l.Tags {
 		o := l.Objs[i]
 		out.Before[t] = o.Digest
@@ -243,6 +250,11 @@ func model(l *layout, p policy, canUntag bool) outcome {
 		}
 		return isRef(d) && !p.DeleteReferrers
 	}
+	// An orphan is proven: its subject is not here, and it names this
+	// repository (one naming another, or none, may sign an image elsewhere).
+	orphan := func(d string) bool {
+		return !out.Present[subjectOf[d]] && byDigest[d].Names == l.Repo
+	}
 	del := map[string]bool{}
 	for d := range out.Present {
 		if !staticKeep(d) {
@@ -252,7 +264,7 @@ func model(l *layout, p policy, canUntag bool) outcome {
 	for changed := true; changed; {
 		changed = false
 		for d := range del {
-			if !justified(d, del, tagsOn, parents, subjectOf, out.Present, p) || blocked(d, del, parents, referrers, subjectOf, out.Present, p) {
+			if !justified(d, del, tagsOn, parents, subjectOf, out.Present, p, orphan) || blocked(d, del, parents, referrers, subjectOf, out.Present, p) {
 				delete(del, d)
 				changed = true
 			}
@@ -403,10 +415,10 @@ func resolveVersions(tags []string) map[string]version {
 
 // justified: the policy asks for d, or it goes with a deleted index or a
 // deleted subject, or it is an orphan signature.
-func justified(d string, del map[string]bool, tagsOn, parents map[string][]string, subjectOf map[string]string, present map[string]bool, p policy) bool {
+func justified(d string, del map[string]bool, tagsOn, parents map[string][]string, subjectOf map[string]string, present map[string]bool, p policy, orphan func(string) bool) bool {
 	if s, ok := subjectOf[d]; ok {
-		if !present[s] {
-			return true // orphan (delete-referrers is on, or it is kept statically)
+		if orphan(d) {
+			return true // proven orphan (delete-referrers is on, or it is kept statically)
 		}
 		if del[s] && p.DeleteReferrers {
 			return true

@@ -125,9 +125,9 @@ type runConfig struct {
 
 func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i uint64, c *counts) {
 	r := rand.New(rand.NewPCG(rc.seed, i))
-	l, p := generate(r)
 	path := fmt.Sprintf("trial/t%d", i)
 	repo := reg.host + "/" + path
+	l, p := generate(r, repo)
 	if err := l.push(t.Context(), &uploader{c: reg, repo: path, blobs: map[string]bool{}}); err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,22 @@ func Signature(subject v1.Hash) v1.Image {
 	return img
 }
 
+// SignatureFor is a cosign signature with the payload cosign writes: its
+// critical.identity.docker-reference names the repository the subject was
+// signed in (host/path), also when the signature is stored in another
+// repository (COSIGN_REPOSITORY).
+func SignatureFor(repository string, subject v1.Hash) v1.Image {
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	payload := fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`,
+		repository, subject.String())
+	img, err := mutate.AppendLayers(img, static.NewLayer([]byte(payload), "application/vnd.dev.cosign.simplesigning.v1+json"))
+	if err != nil {
+		panic(err)
+	}
+	return img
+}
+
 // SignatureTag is cosign's tag for a subject's signature: sha256-<hex>.sig.
 func SignatureTag(subject v1.Hash) string {
 	return fmt.Sprintf("%s-%s.sig", subject.Algorithm, subject.Hex)
