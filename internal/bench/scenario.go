@@ -20,11 +20,18 @@ const registryPageSize = 1000
 // and after deleting, when only the kept tags are left (so that the record
 // names only tags really gone). Each tag is still resolved once.
 //
+// Without a referrers API (distribution has none), each kept OCI manifest
+// is read once for its subject field: a kept SBOM whose subject is a
+// matching image keeps it, fallback tag or not. A matching tag's body
+// comes with its resolve (a GET instead of a HEAD), at no extra cost.
+//
 // Distribution links a next page whenever a page is full, so a listing of
 // 1,000 tags at n=1000 takes two requests, the second one empty: pages are
 // tags/1000 + 1.
 type Expected struct {
 	ListPages, Resolves, Deletes, Constant int
+	// SubjectReads: kept manifests read for their subject field.
+	SubjectReads int
 	// Recheck: the last look and the confirmation listing are counted.
 	Recheck bool
 	// ConfirmPages is the listing after deleting: only kept tags are left.
@@ -37,6 +44,7 @@ func ExpectedFor(s Shape, recheck bool) Expected {
 		ListPages:    s.Tags()/registryPageSize + 1,
 		Resolves:     s.Tags(),
 		Deletes:      s.PRDigests,
+		SubjectReads: s.Releases,
 		Constant:     2,
 		Recheck:      recheck,
 		ConfirmPages: s.Releases/registryPageSize + 1,
@@ -52,15 +60,17 @@ func (e Expected) Lists() int {
 }
 
 // Total is the budget.
-func (e Expected) Total() int { return e.Lists() + e.Resolves + e.Deletes + e.Constant }
+func (e Expected) Total() int {
+	return e.Lists() + e.Resolves + e.SubjectReads + e.Deletes + e.Constant
+}
 
 func (e Expected) String() string {
 	list := fmt.Sprintf("%d list", e.ListPages)
 	if e.Recheck {
 		list = fmt.Sprintf("%d+%d+%d list (discover, last look, confirm)", e.ListPages, e.ListPages, e.ConfirmPages)
 	}
-	return fmt.Sprintf("%s + %d resolve + %d DELETE + %d ping/probe = %d",
-		list, e.Resolves, e.Deletes, e.Constant, e.Total())
+	return fmt.Sprintf("%s + %d resolve + %d subject read + %d DELETE + %d ping/probe = %d",
+		list, e.Resolves, e.SubjectReads, e.Deletes, e.Constant, e.Total())
 }
 
 // Options choose a scenario.

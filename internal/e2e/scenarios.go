@@ -36,6 +36,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"untagged-not-listable", untaggedNotListable},
 		{"orphans-proven", orphansProven},
 		{"cosign-repository", cosignRepository},
+		{"subjects-one-way", subjectsOneWay},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

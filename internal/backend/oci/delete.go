@@ -116,7 +116,7 @@ func (b *Backend) ResolveTag(ctx context.Context, tag string) (string, error) {
 	if !ValidTag(tag) {
 		return "", fmt.Errorf("resolve %q: not a valid tag", clip(tag))
 	}
-	r, err := b.resolveTag(ctx, tag)
+	r, err := b.resolveTag(ctx, tag, false)
 	if errors.Is(err, errTagGone) {
 		return "", fmt.Errorf("resolve %s: %w", tag, backend.ErrNotFound)
 	}

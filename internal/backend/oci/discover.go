@@ -105,8 +105,17 @@ type resolved struct {
 var errTagGone = errors.New("tag vanished")
 
 // resolveTag asks for a tag's digest with HEAD, falling back to GET when the
-// registry gives no (valid) Docker-Content-Digest.
-func (b *Backend) resolveTag(ctx context.Context, tag string) (resolved, error) {
+// registry gives no (valid) Docker-Content-Digest. withBody GETs at once:
+// the body is needed (a matching tag's manifest may be a referrer, and its
+// subject field says of what), and one GET costs what the HEAD would.
+func (b *Backend) resolveTag(ctx context.Context, tag string, withBody bool) (resolved, error) {
+	if withBody {
+		r, err := b.getManifest(ctx, tag, "")
+		if errors.Is(err, backend.ErrNotFound) {
+			return resolved{}, errTagGone
+		}
+		return r, err
+	}
 	u := b.url("manifests/" + tag)
 	resp, err := b.do(ctx, http.MethodHead, u, acceptManifests)
 	if err != nil {
@@ -201,6 +210,17 @@ func kindOf(mt string) graph.Kind {
 
 func isIndex(mt string) bool { return kindOf(mt) == graph.KindIndex }
 
+// maySubject: a manifest of this media type can carry a subject field (an
+// OCI image or artifact manifest, or one whose type is not known); Docker
+// manifests cannot, and indexes are read anyway.
+func maySubject(mt string) bool {
+	switch types.MediaType(mt) {
+	case types.DockerManifestSchema2, types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
+		return false
+	}
+	return !isIndex(mt)
+}
+
 // descriptor and manifestDoc are the parts of manifests we read.
 type descriptor struct {
 	MediaType    string            `json:"mediaType"`
@@ -244,6 +264,8 @@ type discovery struct {
 	// read and queried are the digests steps 2 and 3 have done, so that
 	// the last look does only what is new.
 	read, queried map[string]bool
+	// referrersAPI: the registry answers the referrers API.
+	referrersAPI bool
 }
 
 func (d *discovery) match(tag string) bool { return d.opts.Match == nil || d.opts.Match(tag) }
@@ -259,7 +281,7 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		referrersAPI = ok
 	}
 	d := &discovery{b: b, opts: opts, g: graph.New(b.repo.Name(), b.Name(), b.caps(referrersAPI)),
-		bodies: map[string][]byte{}, read: map[string]bool{}, queried: map[string]bool{}}
+		bodies: map[string][]byte{}, read: map[string]bool{}, queried: map[string]bool{}, referrersAPI: referrersAPI}
 
 	tags, invalid, err := b.listTags(ctx)
 	if err != nil {
@@ -368,7 +390,7 @@ func (d *discovery) resolveAll(ctx context.Context, tags []string) error {
 	for _, tag := range tags {
 		eg.Go(func() error {
 			defer done.Add(1)
-			r, err := d.b.resolveTag(ctx, tag)
+			r, err := d.b.resolveTag(ctx, tag, d.match(tag))
 			if errors.Is(err, errTagGone) {
 				d.b.opts.Logf("tag %s disappeared while listing; skipped", tag)
 				return nil
@@ -405,6 +427,7 @@ func (d *discovery) readManifests(ctx context.Context) error {
 	var jobs []work
 	d.mu.Lock()
 	byDigest := map[string]*work{}
+	anyMatch := false
 	for _, tag := range d.g.SortedTags() {
 		dg := d.g.Tags[tag]
 		w := byDigest[dg]
@@ -413,7 +436,7 @@ func (d *discovery) readManifests(ctx context.Context) error {
 			byDigest[dg] = w
 		}
 		if d.match(tag) {
-			w.matched = true
+			w.matched, anyMatch = true, true
 		}
 		if rt, ok := graph.ParseReferrerTag(tag); ok && rt.Fallback() && isIndex(d.g.Manifests[dg].MediaType) {
 			w.fallback, w.subject = true, rt.SubjectIn(maps.Keys(d.g.Manifests))
@@ -435,7 +458,12 @@ func (d *discovery) readManifests(ctx context.Context) error {
 		mt := d.g.Manifests[w.digest].MediaType
 		d.mu.Unlock()
 		index := isIndex(mt)
-		needBody := index || (w.matched && d.opts.Created)
+		// A matching manifest's body came with its resolve. A kept one's
+		// subject field is read where no referrers API would name it as a
+		// referrer of what may be deleted: a kept SBOM tagged sbom-x keeps
+		// its subject x whether or not a fallback tag lists it.
+		keptReferrer := anyMatch && d.opts.Referrers && !d.referrersAPI && maySubject(mt)
+		needBody := index || w.matched || keptReferrer
 		if !needBody {
 			continue
 		}
