@@ -156,7 +156,10 @@ func randomGraph(r *rand.Rand) *graph.Graph {
 			// subject field, a payload naming it), another one
 			// (COSIGN_REPOSITORY), or nowhere said.
 			m.SubjectRepository = []string{"", g.Repository, "registry.test/other"}[r.IntN(3)]
-			switch r.IntN(3) {
+			switch r.IntN(4) {
+			case 3: // an OCI referrers fallback index (discovery gives it its tag's subject)
+				m.Kind, m.Subject = graph.KindReferrer, subject
+				g.SetTag("sha256-"+strings.TrimPrefix(subject, "sha256:"), d)
 			case 0: // OCI subject field
 				m.Kind, m.Subject = graph.KindReferrer, subject
 			case 1: // cosign tag only

@@ -3,6 +3,8 @@ package plan
 import (
 	"crypto/sha512"
 	"encoding/hex"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/regsweep/regsweep/internal/graph"
@@ -117,4 +119,84 @@ func TestOrphanIsProven(t *testing.T) {
 			checkExpect(t, Build(tt.graph(), pol(t), testNow), tt.want)
 		})
 	}
+}
+
+// TestSubjectSourcesAgree: a referrer's link to its subject gives the same
+// decisions whichever source carried it: the manifest's own subject field,
+// a cosign tag naming the subject, or an OCI fallback index listing it.
+func TestSubjectSourcesAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	checked := 0
+	for i := range 3000 {
+		g := randomGraph(r)
+		pol := randomPolicy(t, r)
+		if g.Capabilities.TagsOnly {
+			continue // an untagged manifest cannot be deleted there: tags change what can go
+		}
+		// One referrer known only by its subject field, per subject.
+		bySubject := map[string]string{}
+		for _, d := range g.SortedDigests() {
+			m := g.Manifests[d]
+			if m.Kind != graph.KindReferrer || m.Subject == "" || m.Subject == d || len(m.Tags) > 0 || !strings.HasPrefix(m.Subject, "sha256:") {
+				continue
+			}
+			if _, ok := bySubject[m.Subject]; !ok {
+				bySubject[m.Subject] = d
+			}
+		}
+		if len(bySubject) == 0 {
+			continue
+		}
+		cosign, fallback := cloneGraph(g), cloneGraph(g)
+		skip := false
+		for s, d := range bySubject {
+			hex := strings.TrimPrefix(s, "sha256:")
+			sigTag, fbTag := "sha256-"+hex+".sig", "sha256-"+hex
+			if _, taken := g.Tags[sigTag]; taken {
+				skip = true
+			}
+			if _, taken := g.Tags[fbTag]; taken {
+				skip = true
+			}
+			if pol.Exclude != nil && (pol.Exclude.Match(sigTag) || pol.Exclude.Match(fbTag)) {
+				skip = true // an excluded referrer tag keeps its manifest: a different repository
+			}
+			c := cosign.Manifests[d]
+			c.Kind, c.Subject = graph.KindImage, ""
+			cosign.SetTag(sigTag, d)
+			fb := fallback.Manifest(dg("fallback of " + s))
+			fb.Kind, fb.Subject, fb.SubjectRepository = graph.KindReferrer, s, fallback.Repository
+			fallback.SetTag(fbTag, fb.Digest)
+		}
+		if skip {
+			continue
+		}
+		cosign.Finish()
+		fallback.Finish()
+		want := Build(g, pol, testNow)
+		for name, other := range map[string]*graph.Graph{"cosign tag": cosign, "fallback index": fallback} {
+			got := Build(other, pol, testNow)
+			for _, md := range want.Manifests {
+				gm, ok := manifestDecision(got, md.Digest)
+				if !ok || gm.Action != md.Action {
+					t.Fatalf("graph %d, %s: %s is %s (%s: %s), subject field says %s (%s: %s)\npolicy %s\n%s",
+						i, name, md.Digest, gm.Action, gm.Rule, gm.Reason, md.Action, md.Rule, md.Reason, policyString(pol), dumpGraph(g))
+				}
+			}
+		}
+		checked++
+	}
+	if checked < 200 {
+		t.Fatalf("only %d graphs had a referrer to move between sources", checked)
+	}
+	t.Logf("%d graphs: the same decisions from subject fields, cosign tags and fallback indexes", checked)
+}
+
+func manifestDecision(p *Plan, d string) (ManifestDecision, bool) {
+	for _, m := range p.Manifests {
+		if m.Digest == d {
+			return m, true
+		}
+	}
+	return ManifestDecision{}, false
 }

@@ -25,11 +25,16 @@ const (
 	kPlatform                // per-platform image, a child of indexes
 	kIndex                   // multi-arch index over platform objects
 	kSig                     // cosign-style signature (tag sha256-<hex>.sig)
+	kRef                     // SBOM naming its subject in its subject field only
+	kFallback                // OCI referrers fallback index (tag sha256-<hex>)
 )
 
 func (k objKind) String() string {
-	return [...]string{"image", "platform", "index", "signature"}[k]
+	return [...]string{"image", "platform", "index", "signature", "sbom", "fallback-index"}[k]
 }
+
+// isRef: the object refers to a subject (Subject is set).
+func (k objKind) isRef() bool { return k == kSig || k == kRef || k == kFallback }
 
 // obj is one manifest of a layout. Its digest is computed locally: the seed
 // images are deterministic.
@@ -117,7 +122,7 @@ func (l *layout) String() string {
 			}
 		case kIndex:
 			fmt.Fprintf(&b, " children=%v", o.Children)
-		case kSig:
+		case kSig, kRef, kFallback:
 			fmt.Fprintf(&b, " subject=%s names=%q", short(o.Subject), o.Names)
 		}
 		if o.Untagged {
@@ -237,6 +242,18 @@ func generate(r *rand.Rand, repo string) (*layout, policy) {
 			ghost := digestOf(seed.Image(fmt.Sprintf("ghost-%d", j), now).Digest())
 			addSig(l, add, ghost, false, l.names(r))
 		}
+	}
+	// SBOMs found only through their subject field, by their own tag, a
+	// fallback index, or both: at most one per subject, as a fallback tag
+	// names one index per subject.
+	sbomFor := map[int]bool{}
+	for _, i := range l.Tags {
+		if o := l.Objs[i]; !o.Kind.isRef() && !sbomFor[i] && r.IntN(4) == 0 {
+			sbomFor[i] = true
+		}
+	}
+	for n, i := range sortedInts(sbomFor) {
+		addSubjectReferrer(r, l, add, l.Objs[i], n, created())
 	}
 	if r.IntN(4) == 0 {
 		// An image that exists untagged (its tag moved on), signed: its

@@ -169,11 +169,12 @@ func model(l *layout, p policy, canUntag bool) outcome {
 		for _, c := range o.Children {
 			parents[l.Objs[c].Digest] = append(parents[l.Objs[c].Digest], d)
 		}
-		if o.Kind == kSig {
+		if o.Kind.isRef() {
 			subjectOf[d] = o.Subject
 			referrers[o.Subject] = append(referrers[o.Subject], d)
 		}
 	}
+	isRef := func(d string) bool { return byDigest[d].Kind.isRef() }
 	// age: an image's created time, unknown (zero) before 2013 or more than
 	// a day ahead; an index's is the newest of its children's, unknown when
 	// one child's is.
@@ -235,7 +236,6 @@ func model(l *layout, p policy, canUntag bool) outcome {
 	}
 
 	// 2. Manifests: the greatest set of deletions no rule objects to.
-	isRef := func(d string) bool { return byDigest[d].Kind == kSig }
 	staticKeep := func(d string) bool {
 		for _, t := range tagsOn[d] {
 			if referrerTag.MatchString(t) {
@@ -310,8 +310,8 @@ func keepLatest(n int, cands []string, before map[string]string, byDigest map[st
 	imagesOf := map[string][]*img{}
 	for _, t := range cands {
 		d := before[t]
-		if byDigest[d].Kind == kSig {
-			continue
+		if byDigest[d].Kind.isRef() {
+			continue // a referrer's tags are not ranked: it follows its subject
 		}
 		roots := parents[d]
 		if len(roots) == 0 {
