@@ -4,12 +4,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
-	"strings"
+	"os"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -106,11 +107,9 @@ func Run(ctx context.Context, env Env) int {
 	}
 	defer r.ts.close()
 
-	repos, err := r.expand(ctx, s.Repositories)
-	if err != nil {
-		p.Errorf("%s", err)
-		return ExitFailure
-	}
+	// A wildcard that cannot be listed is recorded as a failed repository;
+	// the rest is still swept, and the outputs and summary still written.
+	repos, unlisted := r.expand(ctx, s.Repositories)
 
 	// The progress lines fold into one group in Actions (a section in
 	// GitLab); the result lines and the summary come after it.
@@ -120,18 +119,39 @@ func Run(ctx context.Context, env Env) int {
 	}
 	p.Group(title)
 	rep := &report.Report{Version: env.Version, DryRun: s.DryRun}
-	rep.Repositories = make([]report.Repository, len(repos))
-	// Each sweep records its own failures; none cancels the others.
-	var g errgroup.Group
-	g.SetLimit(repoConcurrency)
-	for i, repo := range repos {
-		g.Go(func() error {
-			rep.Repositories[i] = r.sweep(ctx, repo)
-			return nil
+	sweeps := make([]*sweep, len(repos))
+	// Every repository is planned before anything is deleted anywhere, so
+	// that max-deletions holds for the whole run. Each sweep records its own
+	// failures; none cancels the others.
+	r.each(sweeps, func(i int) {
+		if err := ctx.Err(); err != nil {
+			sweeps[i] = &sweep{out: report.Repository{Name: repos[i], NotStarted: true, Err: err}}
+			return
+		}
+		sweeps[i] = r.prepare(ctx, repos[i])
+	})
+	if err := r.overCap(sweeps); err != nil {
+		for _, sw := range sweeps {
+			if sw.out.Plan != nil && sw.out.Err == nil {
+				sw.out.Held = err
+			}
+		}
+	} else {
+		r.each(sweeps, func(i int) {
+			r.apply(ctx, sweeps[i])
+			if out := &sweeps[i].out; out.Err != nil || out.Result != nil && out.Result.Stopped != nil {
+				// Only a failure needs hints; finding the credentials may
+				// run a Docker credential helper.
+				out.Hints = r.hints(out.Name)
+			}
 		})
 	}
-	_ = g.Wait()
 	p.EndGroup()
+	rep.Repositories = append(rep.Repositories, unlisted...)
+	for _, sw := range sweeps {
+		rep.Repositories = append(rep.Repositories, sw.out)
+	}
+	rep.Stopped = ctx.Err()
 
 	rep.Duration = time.Since(start)
 	rep.Stats = r.ts.stats()
@@ -148,21 +168,60 @@ type runner struct {
 	ts  transports
 }
 
-// sweep runs discover -> plan -> apply for one repository. It never returns
-// an error: everything that happened is in the returned record.
-func (r *runner) sweep(ctx context.Context, repo string) (out report.Repository) {
-	out = report.Repository{Name: repo}
-	defer func() {
-		// Only a failure needs hints; finding the credentials may run a
-		// Docker credential helper.
-		if out.Err != nil || out.Result != nil && out.Result.Stopped != nil {
-			out.Hints = r.hints(repo)
+// each runs f for every sweep, repoConcurrency at a time.
+func (r *runner) each(sweeps []*sweep, f func(i int)) {
+	var g errgroup.Group
+	g.SetLimit(repoConcurrency)
+	for i := range sweeps {
+		g.Go(func() error {
+			f(i)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// overCap checks max-deletions against the whole run: every manifest every
+// plan deletes, over every repository, before the first deletion anywhere.
+func (r *runner) overCap(sweeps []*sweep) error {
+	if r.s.MaxDeletions <= 0 {
+		return nil
+	}
+	total, planned := 0, 0
+	for _, sw := range sweeps {
+		if sw.out.Plan != nil && sw.out.Err == nil {
+			total += len(sw.out.Plan.DeletedDigests())
+			planned++
 		}
-	}()
+	}
+	if total <= r.s.MaxDeletions {
+		return nil
+	}
+	where := ""
+	if planned > 1 {
+		where = fmt.Sprintf(" over %d repositories", planned)
+	}
+	return fmt.Errorf("the plan deletes %d manifests%s, more than max-deletions (%d); nothing was deleted anywhere: raise max-deletions or narrow tags", total, where, r.s.MaxDeletions)
+}
+
+// sweep is one repository on its way through the pipeline.
+type sweep struct {
+	out report.Repository
+	b   backend.Backend
+	g   *graph.Graph
+	pol plan.Policy
+	now time.Time
+}
+
+// prepare runs discover -> plan for one repository. It never returns an
+// error: a failure is in the sweep's record, and the sweep stops there.
+func (r *runner) prepare(ctx context.Context, repo string) *sweep {
+	sw := &sweep{out: report.Repository{Name: repo}}
+	out := &sw.out
 	b, err := r.backendFor(ctx, repo)
 	if err != nil {
 		out.Err = err
-		return out
+		return sw
 	}
 	out.Backend = b.Name()
 	pol := r.s.Policy
@@ -178,7 +237,7 @@ func (r *runner) sweep(ctx context.Context, repo string) (out report.Repository)
 	})
 	if err != nil {
 		out.Err = fmt.Errorf("discover %s: %w", repo, err)
-		return out
+		return sw
 	}
 	out.Warnings = g.Warnings
 	now := r.env.Now()
@@ -187,19 +246,25 @@ func (r *runner) sweep(ctx context.Context, repo string) (out report.Repository)
 		tri, err := b.ProbeUntag(ctx)
 		if err != nil {
 			out.Err = fmt.Errorf("probe %s: %w", repo, err)
-			return out
+			return sw
 		}
 		g.Capabilities.Untag = tri
 		pl = plan.Build(g, pol, now)
 	}
 	out.Capabilities = g.Capabilities
 	out.Plan = pl
+	sw.b, sw.g, sw.pol, sw.now = b, g, pol, now
+	return sw
+}
 
-	if n := len(pl.DeletedDigests()); r.s.MaxDeletions > 0 && n > r.s.MaxDeletions {
-		out.Err = fmt.Errorf("%s: the plan deletes %d manifests, more than max-deletions (%d); nothing was deleted: raise max-deletions or narrow tags", repo, n, r.s.MaxDeletions)
-		return out
+// apply runs a planned sweep's plan; it does nothing for a sweep that
+// failed before.
+func (r *runner) apply(ctx context.Context, sw *sweep) {
+	out := &sw.out
+	if out.Plan == nil || out.Err != nil {
+		return
 	}
-
+	repo, b, g, pl, pol, now := out.Name, sw.b, sw.g, out.Plan, sw.pol, sw.now
 	var applyStart time.Time
 	opts := apply.Options{
 		Concurrency: r.s.Concurrency,
@@ -235,7 +300,6 @@ func (r *runner) sweep(ctx context.Context, repo string) (out report.Repository)
 		// tags, and a run must not end 0 with a swept tag still resolving.
 		r.confirmRemovedTags(ctx, b, g, out.Result)
 	}
-	return out
 }
 
 // refresh returns a copy of g whose tags are the current listing. Manifests
@@ -257,55 +321,74 @@ func refresh(g *graph.Graph, current map[string]string) *graph.Graph {
 	return fresh
 }
 
-// finish writes outputs, the summary and the terminal lines, and picks the
-// exit code. It runs even when the run was cancelled.
+// finish writes the record file, the outputs, the summary and the log
+// lines, and picks the exit code. It runs even when the run was cancelled.
 func (r *runner) finish(rep *report.Report) int {
 	term, jsonOut := r.p.(*ci.Terminal)
 	jsonOut = jsonOut && r.s.JSON
 	if jsonOut {
 		term.SetJSON(true)
 	}
-	for _, o := range report.Outputs(rep) {
-		if err := r.p.SetOutput(o.Name, o.Value); err != nil {
+	write, show := r.p.RecordFile(r.s.Record)
+	rep.RecordFile = show
+	rec := report.Build(rep)
+	outs := report.Outputs(rec) // marks rec.OutputsTruncated
+	if write != "" {
+		if err := writeRecord(write, rec); err != nil {
+			r.p.Warningf("could not write the record file: %s", err)
+			rep.RecordFile, rec.RecordFile = "", ""
+			outs = report.Outputs(rec)
+		}
+	}
+	for _, o := range outs {
+		if err := r.p.SetOutput(ci.Output(o)); err != nil {
 			r.p.Warningf("could not write output %s: %s", o.Name, err)
 		}
 	}
 	if err := r.p.Summary(report.Markdown(rep)); err != nil {
 		r.p.Warningf("could not write the job summary: %s", err)
 	}
-	code := ExitOK
-	for _, rp := range rep.Repositories {
-		if rp.Err != nil || rp.Result != nil && rp.Result.Stopped != nil {
-			code = ExitFailure
-		}
-		if rp.Result != nil && rp.Result.Count(apply.Failed) > 0 {
-			code = ExitFailure
+	for _, l := range report.Lines(rep, rec) {
+		switch l.Level {
+		case report.Error:
+			r.p.Errorf("%s", l.Text)
+		case report.Warning:
+			r.p.Warningf("%s", l.Text)
+		case report.Notice:
+			r.p.Noticef("%s", l.Text)
+		default:
+			r.p.Infof("%s", l.Text)
 		}
 	}
-	// The terminal lines; errors go out as errors, so that Actions and
-	// GitLab show them as annotations.
-	for _, line := range strings.Split(strings.TrimRight(report.Text(rep), "\n"), "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case trimmed == "":
-		case strings.HasPrefix(trimmed, "error: "):
-			r.p.Errorf("%s", strings.TrimPrefix(trimmed, "error: "))
-		case strings.HasPrefix(trimmed, "stopped: "), strings.HasPrefix(trimmed, "failed "):
-			r.p.Errorf("%s", trimmed)
-		case strings.HasPrefix(trimmed, "refused "):
-			// The registry's own rule kept it: worth a look, not a failure.
-			r.p.Warningf("%s", trimmed)
-		default:
-			r.p.Infof("%s", line)
-		}
+	code := ExitOK
+	if rep.Stopped != nil || rec.FailedCount > 0 || rec.NotAttemptedCount > 0 {
+		code = ExitFailure
 	}
 	if jsonOut {
-		if err := term.WriteJSON(); err != nil {
+		if err := term.WriteJSON(rec); err != nil {
 			r.p.Errorf("%s", err)
 			code = ExitFailure
 		}
 	}
 	return code
+}
+
+// writeRecord writes the record as indented JSON, through a temporary file
+// so that a reader never sees half a record.
+func writeRecord(path string, rec *report.Record) error {
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode the record: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // candidate reports whether a tag is one the policy might delete, so that

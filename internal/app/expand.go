@@ -8,17 +8,20 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsweep/regsweep/internal/backend/family"
+	"github.com/regsweep/regsweep/internal/report"
 )
 
 // expand turns the repository settings into the list of repositories to
 // sweep, in the order given, without duplicates. A trailing "/*" is listed
 // through the registry family's lister (OCI _catalog, GitHub's packages of
-// an owner, a Docker Hub namespace) before anything is deleted; any listing
-// failure stops the run, since sweeping only part of what was asked is
-// worse than saying so. A wildcard matching nothing is a warning.
-func (r *runner) expand(ctx context.Context, repos []string) ([]string, error) {
+// an owner, a Docker Hub namespace) before anything is deleted. A wildcard
+// that cannot be listed comes back as a failed repository named by the
+// wildcard (the run exits 1, and says why); the other repositories are
+// still swept. A wildcard matching nothing is a warning.
+func (r *runner) expand(ctx context.Context, repos []string) ([]string, []report.Repository) {
 	found := make([][]string, len(repos))
-	g, gctx := errgroup.WithContext(ctx)
+	errs := make([]error, len(repos))
+	var g errgroup.Group
 	g.SetLimit(repoConcurrency)
 	for i, repo := range repos {
 		base, ok := strings.CutSuffix(repo, "/*")
@@ -29,20 +32,23 @@ func (r *runner) expand(ctx context.Context, repos []string) ([]string, error) {
 		g.Go(func() error {
 			fam, err := family.For(r.s.Backend, repo)
 			if err == nil {
-				found[i], err = fam.List(gctx, r.config(fam), base)
+				found[i], err = fam.List(ctx, r.config(fam), base)
 			}
 			if err != nil {
-				return fmt.Errorf("repository %s: %w", repo, err)
+				errs[i] = fmt.Errorf("list the repositories: %w", err)
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
+	_ = g.Wait()
 	seen := map[string]bool{}
 	var out []string
+	var failed []report.Repository
 	for i, repo := range repos {
+		if errs[i] != nil {
+			failed = append(failed, report.Repository{Name: repo, Err: errs[i], Hints: r.hints(repo)})
+			continue
+		}
 		if strings.HasSuffix(repo, "/*") {
 			if len(found[i]) == 0 {
 				r.p.Warningf("%s matches no repository: nothing to sweep there", repo)
@@ -57,5 +63,5 @@ func (r *runner) expand(ctx context.Context, repos []string) ([]string, error) {
 			}
 		}
 	}
-	return out, nil
+	return out, failed
 }

@@ -2,6 +2,8 @@ package ci
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,7 +150,7 @@ func TestGitHubOutputs(t *testing.T) {
 		"deleted-digests": `["sha256:aa","sha256:bb"]`,
 	}
 	for _, k := range []string{"deleted-count", "deleted-tags", "evil", "empty", "trailing", "deleted-digests"} {
-		if err := g.SetOutput(k, want[k]); err != nil {
+		if err := g.SetOutput(Output{Name: k, Value: want[k]}); err != nil {
 			t.Fatalf("SetOutput(%s): %v", k, err)
 		}
 	}
@@ -171,7 +173,7 @@ func TestGitHubOutputs(t *testing.T) {
 func TestGitHubOutputBadName(t *testing.T) {
 	g := NewGitHub(envMap(map[string]string{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "o")}), &bytes.Buffer{}, &bytes.Buffer{})
 	for _, name := range []string{"", "a=b", "a<<b", "a\nb", "a b"} {
-		if err := g.SetOutput(name, "v"); err == nil {
+		if err := g.SetOutput(Output{Name: name, Value: "v"}); err == nil {
 			t.Errorf("SetOutput(%q) accepted a bad name", name)
 		}
 	}
@@ -180,10 +182,10 @@ func TestGitHubOutputBadName(t *testing.T) {
 func TestGitHubOutputWithoutFile(t *testing.T) {
 	var log bytes.Buffer
 	g := NewGitHub(envMap(nil), &log, &log)
-	if err := g.SetOutput("deleted-count", "2"); err != nil {
+	if err := g.SetOutput(Output{Name: "deleted-count", Value: "2"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.SetOutput("x", "::error::boom"); err != nil {
+	if err := g.SetOutput(Output{Name: "x", Value: "::error::boom"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "deleted-count<<ghadelimiter_") || !strings.Contains(log.String(), "\n2\n") {
@@ -202,14 +204,14 @@ func FuzzGitHubOutput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, value string) {
 		path := filepath.Join(t.TempDir(), "output")
 		g := NewGitHub(envMap(map[string]string{"GITHUB_OUTPUT": path}), &bytes.Buffer{}, &bytes.Buffer{})
-		if err := g.SetOutput(name, value); err != nil {
+		if err := g.SetOutput(Output{Name: name, Value: value}); err != nil {
 			if checkOutputName(name) == nil {
 				t.Fatalf("SetOutput(%q) with a valid name: %v", name, err)
 			}
 			return
 		}
 		// A second output after the first must survive whatever the first held.
-		if err := g.SetOutput("after", "ok"); err != nil {
+		if err := g.SetOutput(Output{Name: "after", Value: "ok"}); err != nil {
 			t.Fatal(err)
 		}
 		data, err := os.ReadFile(path)
@@ -309,9 +311,16 @@ func TestGitLabDotenv(t *testing.T) {
 		{"crlf", "a\r\nb=c"},
 	}
 	for _, o := range outs {
-		if err := g.SetOutput(o[0], o[1]); err != nil {
+		if err := g.SetOutput(Output{Name: o[0], Value: o[1]}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A list output stays out of the dotenv report (GitLab caps its size).
+	if err := g.SetOutput(Output{Name: "kept-tags", Value: `["x"]`, List: true}); err != nil {
+		t.Fatal(err)
+	}
+	if g.Outputs()["kept-tags"] != `["x"]` {
+		t.Errorf("the list output was not recorded")
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "regsweep.env"))
 	if err != nil {
@@ -392,10 +401,10 @@ func TestWoodpeckerOutputs(t *testing.T) {
 			var log bytes.Buffer
 			w := NewWoodpecker(envMap(map[string]string{"REGSWEEP_OUTPUT_FILE": path}), &log, &log)
 			w.Mask("secret")
-			if err := w.SetOutput("deleted-count", "2"); err != nil {
+			if err := w.SetOutput(Output{Name: "deleted-count", Value: "2"}); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.SetOutput("deleted-tags", "a\nb"); err != nil {
+			if err := w.SetOutput(Output{Name: "deleted-tags", Value: "a\nb"}); err != nil {
 				t.Fatal(err)
 			}
 			data, err := os.ReadFile(path)
@@ -426,8 +435,8 @@ func TestTerminal(t *testing.T) {
 	term.Group("plan")
 	term.Infof("hello")
 	term.Warningf("w")
-	_ = term.SetOutput("deleted-count", "1")
-	_ = term.SetOutput("deleted-tags", "a\nb")
+	_ = term.SetOutput(Output{Name: "deleted-count", Value: "1"})
+	_ = term.SetOutput(Output{Name: "deleted-tags", Value: "a\nb"})
 	_ = term.Summary("# sum")
 	// Outputs are recorded, not printed: the terminal shows the summary.
 	if got, want := stdout.String(), "# sum\n"; got != want {
@@ -444,14 +453,19 @@ func TestTerminal(t *testing.T) {
 	stderr.Reset()
 	term = NewTerminal(envMap(nil), &stdout, &stderr)
 	term.SetJSON(true)
-	_ = term.SetOutput("deleted-count", "1")
-	_ = term.SetOutput("dry-run", "true")
+	_ = term.SetOutput(Output{Name: "deleted-count", Value: "1"})
 	_ = term.Summary("# sum")
-	if err := term.WriteJSON(); err != nil {
+	if err := term.WriteJSON(map[string]any{"deleted-count": 1, "dry-run": true, "deleted-tags": []string{"a"}}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stdout.String(), "{\"deleted-count\":\"1\",\"dry-run\":\"true\"}\n"; got != want {
-		t.Errorf("json stdout = %q, want %q", got, want)
+	// Native JSON, one line: numbers, booleans and arrays as themselves.
+	var got struct {
+		Count int      `json:"deleted-count"`
+		Dry   bool     `json:"dry-run"`
+		Tags  []string `json:"deleted-tags"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || got.Count != 1 || !got.Dry || len(got.Tags) != 1 || strings.Count(stdout.String(), "\n") != 1 {
+		t.Errorf("json stdout = %q (%v)", stdout.String(), err)
 	}
 	if got, want := stderr.String(), "# sum\n"; got != want {
 		t.Errorf("json stderr = %q, want %q", got, want)
@@ -468,4 +482,45 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestRecordFile: where each CI puts the record, and how the output names
+// it (on GitHub relative to the workspace, which the container sees at
+// another path than the host's upload-artifact).
+func TestRecordFile(t *testing.T) {
+	ws := filepath.Join(string(filepath.Separator), "github", "workspace")
+	tests := []struct {
+		name                string
+		p                   Provider
+		given               string
+		wantWrite, wantShow string
+	}{
+		{"github default", NewGitHub(envMap(map[string]string{"GITHUB_WORKSPACE": ws}), io.Discard, io.Discard), "", filepath.Join(ws, "regsweep-record.json"), "regsweep-record.json"},
+		{"github relative", NewGitHub(envMap(map[string]string{"GITHUB_WORKSPACE": ws}), io.Discard, io.Discard), "out/r.json", "out/r.json", "out/r.json"},
+		{"github absolute in workspace", NewGitHub(envMap(map[string]string{"GITHUB_WORKSPACE": ws}), io.Discard, io.Discard), filepath.Join(ws, "a", "r.json"), filepath.Join(ws, "a", "r.json"), "a/r.json"},
+		{"github absolute elsewhere", NewGitHub(envMap(map[string]string{"GITHUB_WORKSPACE": ws}), io.Discard, io.Discard), "/tmp/r.json", "/tmp/r.json", "/tmp/r.json"},
+		{"github without a workspace", NewGitHub(envMap(nil), io.Discard, io.Discard), "", "", ""},
+		{"gitlab default", NewGitLab(envMap(map[string]string{"CI_PROJECT_DIR": "/builds/p"}), io.Discard, io.Discard), "", "/builds/p/regsweep-record.json", "/builds/p/regsweep-record.json"},
+		{"woodpecker default", NewWoodpecker(envMap(map[string]string{"CI_WORKSPACE": "/woodpecker/src"}), io.Discard, io.Discard), "", "/woodpecker/src/regsweep-record.json", "/woodpecker/src/regsweep-record.json"},
+		{"drone default", NewDrone(envMap(map[string]string{"DRONE_WORKSPACE": "/drone/src"}), io.Discard, io.Discard), "", "/drone/src/regsweep-record.json", "/drone/src/regsweep-record.json"},
+		{"terminal: only when asked", NewTerminal(envMap(nil), io.Discard, io.Discard), "", "", ""},
+		{"terminal --record", NewTerminal(envMap(nil), io.Discard, io.Discard), "r.json", "r.json", "r.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, s := tt.p.RecordFile(tt.given)
+			if w != tt.wantWrite || s != tt.wantShow {
+				t.Errorf("RecordFile(%q) = %q, %q; want %q, %q", tt.given, w, s, tt.wantWrite, tt.wantShow)
+			}
+		})
+	}
+}
+
+// TestNotice: the result line is a ::notice on GitHub.
+func TestNotice(t *testing.T) {
+	var out bytes.Buffer
+	NewGitHub(envMap(nil), &out, &out).Noticef("regsweep: %d manifests deleted", 3)
+	if got := out.String(); got != "::notice::regsweep: 3 manifests deleted\n" {
+		t.Errorf("notice = %q", got)
+	}
 }

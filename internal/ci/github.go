@@ -3,6 +3,7 @@ package ci
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -94,7 +95,8 @@ func (g *GitHub) Mask(secret string) {
 // random delimiter absent from the value. go-githubactions' SetOutput uses a
 // fixed delimiter, which a value could contain to inject outputs, so the
 // file is written here. Without GITHUB_OUTPUT the output is printed.
-func (g *GitHub) SetOutput(name, value string) error {
+func (g *GitHub) SetOutput(o Output) error {
+	name, value := o.Name, o.Value
 	entry, err := heredocEntry(name, value)
 	if err != nil {
 		return err
@@ -146,6 +148,36 @@ func (g *GitHub) Infof(format string, args ...any) {
 // Warningf writes ::warning:: with %, \r and \n escaped as the runner expects.
 func (g *GitHub) Warningf(format string, args ...any) {
 	g.gha.Warningf("%s", fmt.Sprintf(format, args...))
+}
+
+// Noticef writes ::notice::, which the run's page shows without opening
+// the log.
+func (g *GitHub) Noticef(format string, args ...any) {
+	g.gha.Noticef("%s", fmt.Sprintf(format, args...))
+}
+
+// RecordFile defaults to regsweep-record.json in GITHUB_WORKSPACE, which a
+// container action sees mounted and actions/upload-artifact reads. It is
+// shown relative to the workspace, because the container's path
+// (/github/workspace) is not the host's.
+func (g *GitHub) RecordFile(given string) (string, string) {
+	ws := g.env("GITHUB_WORKSPACE")
+	path := given
+	if path == "" {
+		if ws == "" {
+			return "", ""
+		}
+		path = filepath.Join(ws, "regsweep-record.json")
+	} else if !filepath.IsAbs(path) && ws != "" {
+		// Steps run with the workspace as working directory.
+		return path, filepath.ToSlash(path)
+	}
+	if ws != "" {
+		if rel, err := filepath.Rel(ws, path); err == nil && filepath.IsLocal(rel) {
+			return path, filepath.ToSlash(rel)
+		}
+	}
+	return path, path
 }
 
 // Errorf writes ::error:: with %, \r and \n escaped as the runner expects.

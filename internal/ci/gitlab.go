@@ -19,6 +19,7 @@ type GitLab struct {
 	stdout  io.Writer
 	now     func() time.Time
 	outputs map[string]string
+	dotenv  map[string]string // the outputs fit for the dotenv report
 	// sections is the stack of open section names, for EndGroup.
 	sections []string
 	seq      int
@@ -28,7 +29,7 @@ type GitLab struct {
 // so the job log keeps its order.
 func NewGitLab(env func(string) string, stdout, stderr io.Writer) *GitLab {
 	_ = stderr
-	return &GitLab{env: env, stdout: stdout, now: time.Now, outputs: map[string]string{}}
+	return &GitLab{env: env, stdout: stdout, now: time.Now, outputs: map[string]string{}, dotenv: map[string]string{}}
 }
 
 // Name implements Provider.
@@ -71,16 +72,22 @@ func (g *GitLab) Mask(string) {}
 
 // SetOutput records the output and rewrites the dotenv report
 // (REGSWEEP_DOTENV, default regsweep.env in CI_PROJECT_DIR) with every
-// output so far as REGSWEEP_OUT_<NAME>=value. Values become one line
-// (see dotenvValue).
-func (g *GitLab) SetOutput(name, value string) error {
-	if err := checkOutputName(name); err != nil {
+// short output so far as REGSWEEP_OUT_<NAME>=value. GitLab refuses a dotenv
+// report over 5,120 bytes and caps its variables, so lists stay out of it:
+// they are in the record file, an artifact beside it, which the report
+// points at (REGSWEEP_OUT_RECORD_FILE).
+func (g *GitLab) SetOutput(o Output) error {
+	if err := checkOutputName(o.Name); err != nil {
 		return err
 	}
-	g.outputs[name] = value
+	g.outputs[o.Name] = o.Value
+	if o.List {
+		return nil
+	}
+	g.dotenv[o.Name] = o.Value
 	path := g.artifactPath("REGSWEEP_DOTENV", "regsweep.env")
-	if err := os.WriteFile(path, renderDotenv(g.outputs), 0o644); err != nil {
-		return fmt.Errorf("write output %s to dotenv report %s: %w", name, path, err)
+	if err := os.WriteFile(path, renderDotenv(g.dotenv), 0o644); err != nil {
+		return fmt.Errorf("write output %s to dotenv report %s: %w", o.Name, path, err)
 	}
 	return nil
 }
@@ -147,6 +154,21 @@ func (g *GitLab) Infof(format string, args ...any) {
 // Warningf prints a yellow "WARNING:" line.
 func (g *GitLab) Warningf(format string, args ...any) {
 	fmt.Fprintf(g.stdout, "\x1b[0;33mWARNING: %s\x1b[0m\n", fmt.Sprintf(format, args...))
+}
+
+// Noticef prints a green line.
+func (g *GitLab) Noticef(format string, args ...any) {
+	fmt.Fprintf(g.stdout, "\x1b[0;32m%s\x1b[0m\n", fmt.Sprintf(format, args...))
+}
+
+// RecordFile defaults to regsweep-record.json in CI_PROJECT_DIR, beside
+// the dotenv report, where the template keeps it as an artifact.
+func (g *GitLab) RecordFile(given string) (string, string) {
+	if given != "" {
+		return given, given
+	}
+	p := g.artifactPath("REGSWEEP_RECORD_FILE", "regsweep-record.json")
+	return p, p
 }
 
 // Errorf prints a red "ERROR:" line.

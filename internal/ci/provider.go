@@ -3,6 +3,15 @@
 // file per system; Detect picks one from the environment.
 package ci
 
+// Output is one step output.
+type Output struct {
+	Name  string
+	Value string
+	// List: a JSON array, possibly long. GitLab's dotenv report leaves
+	// these out (it holds short single-line values only).
+	List bool
+}
+
 // Provider is one CI system (or the plain terminal).
 type Provider interface {
 	// Name is "github", "gitlab", "woodpecker", "drone" or "terminal".
@@ -17,7 +26,12 @@ type Provider interface {
 	// Mask hides a secret from the CI log.
 	Mask(secret string)
 	// SetOutput records one output (name kebab-case, value may be multi-line).
-	SetOutput(name, value string) error
+	SetOutput(o Output) error
+	// RecordFile returns where to write the run's record: the path given by
+	// the user (may be empty) or this CI's default place for it, which is
+	// where artifact uploads find it; and how to show that path in outputs.
+	// An empty write path means no file.
+	RecordFile(given string) (write, show string)
 	// Summary appends markdown to the job summary (or prints it).
 	Summary(markdown string) error
 	// Group and EndGroup fold log lines where the CI can.
@@ -26,6 +40,8 @@ type Provider interface {
 	// Infof, Warningf and Errorf write one log line at that level.
 	Infof(format string, args ...any)
 	Warningf(format string, args ...any)
+	// Noticef writes the one result line where the CI shows it at a glance.
+	Noticef(format string, args ...any)
 	Errorf(format string, args ...any)
 }
 

@@ -43,28 +43,37 @@ func (t *Terminal) Default(name string) (string, bool) {
 // prints a secret.
 func (t *Terminal) Mask(string) {}
 
-// SetJSON switches to JSON mode (--json): outputs are only recorded, for
-// WriteJSON, and the summary goes to stderr so stdout stays one JSON value.
+// SetJSON switches to JSON mode (--json): the summary goes to stderr so
+// stdout holds only what WriteJSON prints.
 func (t *Terminal) SetJSON(on bool) { t.json = on }
 
 // SetOutput records the output. A person at a terminal reads the summary;
 // a script asks for --json and gets every output from WriteJSON.
-func (t *Terminal) SetOutput(name, value string) error {
-	if err := checkOutputName(name); err != nil {
+func (t *Terminal) SetOutput(o Output) error {
+	if err := checkOutputName(o.Name); err != nil {
 		return err
 	}
-	t.outputs[name] = value
+	t.outputs[o.Name] = o.Value
 	return nil
+}
+
+// RecordFile writes a record only where --record says: a command line
+// leaves no files behind unasked.
+func (t *Terminal) RecordFile(given string) (string, string) { return given, given }
+
+// Noticef writes the result line on stderr.
+func (t *Terminal) Noticef(format string, args ...any) {
+	fmt.Fprintf(t.stderr, format+"\n", args...)
 }
 
 // Outputs returns the outputs set so far.
 func (t *Terminal) Outputs() map[string]string { return copyMap(t.outputs) }
 
-// WriteJSON prints every output as one JSON object (keys sorted) on stdout.
-func (t *Terminal) WriteJSON() error {
-	data, err := json.Marshal(t.outputs) // encoding/json sorts map keys
+// WriteJSON prints v (the run's record) as one JSON object on stdout.
+func (t *Terminal) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("outputs as JSON: %w", err)
+		return fmt.Errorf("the record as JSON: %w", err)
 	}
 	if _, err := fmt.Fprintf(t.stdout, "%s\n", data); err != nil {
 		return fmt.Errorf("write outputs: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -55,7 +56,8 @@ func (w *Woodpecker) Mask(string) {}
 
 // SetOutput prints {"name":"value"} on one line and rewrites
 // REGSWEEP_OUTPUT_FILE, when set, with every output so far.
-func (w *Woodpecker) SetOutput(name, value string) error {
+func (w *Woodpecker) SetOutput(o Output) error {
+	name, value := o.Name, o.Value
 	if err := checkOutputName(name); err != nil {
 		return err
 	}
@@ -108,6 +110,27 @@ func (w *Woodpecker) Infof(format string, args ...any) {
 // Warningf prints a "WARNING:" line.
 func (w *Woodpecker) Warningf(format string, args ...any) {
 	fmt.Fprintf(w.stdout, "WARNING: %s\n", fmt.Sprintf(format, args...))
+}
+
+// Noticef prints the line as is.
+func (w *Woodpecker) Noticef(format string, args ...any) {
+	fmt.Fprintf(w.stdout, format+"\n", args...)
+}
+
+// RecordFile defaults to regsweep-record.json in the step's workspace
+// (CI_WORKSPACE on Woodpecker, DRONE_WORKSPACE on Drone), which later steps
+// share.
+func (w *Woodpecker) RecordFile(given string) (string, string) {
+	if given != "" {
+		return given, given
+	}
+	for _, k := range []string{"CI_WORKSPACE", "DRONE_WORKSPACE"} {
+		if dir := w.env(k); dir != "" {
+			p := filepath.Join(dir, "regsweep-record.json")
+			return p, p
+		}
+	}
+	return "", ""
 }
 
 // Errorf prints an "ERROR:" line.

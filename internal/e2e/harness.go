@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/app"
+	"github.com/regsweep/regsweep/internal/report"
 	"github.com/regsweep/regsweep/internal/transport"
 )
 
@@ -73,6 +74,46 @@ func (r Result) Strings(t *testing.T, output string) []string {
 	r.JSON(t, output, &s)
 	sort.Strings(s)
 	return s
+}
+
+// Tags decodes a list of "host/repo:tag" (deleted-tags) and returns the
+// tags alone, sorted; an element without a repository fails the test.
+func (r Result) Tags(t *testing.T, output string) []string {
+	t.Helper()
+	return BareTags(t, r.Strings(t, output))
+}
+
+// BareTags strips the "host/repo:" of full tag references, sorted; an
+// element without one fails the test (a tag holds no ':' or '/').
+func BareTags(t *testing.T, refs []string) []string {
+	t.Helper()
+	out := make([]string, 0, len(refs))
+	for _, ref := range refs {
+		i := strings.LastIndexByte(ref, ':')
+		if i < 0 || !strings.Contains(ref[:i], "/") {
+			t.Fatalf("%q is not a full reference host/repo:tag", ref)
+		}
+		out = append(out, ref[i+1:])
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ReadRecord reads and decodes a record file.
+func ReadRecord(t *testing.T, path string) report.Record {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("record file: %v", err)
+	}
+	var rec report.Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatalf("record file %s does not parse: %v", path, err)
+	}
+	if rec.SchemaVersion != report.SchemaVersion {
+		t.Fatalf("record file schema-version = %d, want %d", rec.SchemaVersion, report.SchemaVersion)
+	}
+	return rec
 }
 
 // ActionInputs reads action.yml's inputs with the values the runner sends

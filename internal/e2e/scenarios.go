@@ -82,7 +82,7 @@ func seedQuestion(t *testing.T, reg *Registry, snap *snaps.Config) {
 	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{d}) {
 		t.Fatalf("deleted-digests = %v", got)
 	}
-	if got := res.Strings(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"latest"}) {
+	if got := res.Tags(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"latest"}) {
 		t.Fatalf("deleted-tags = %v", got)
 	}
 	if res.Outputs["deleted-count"] != "1" {
@@ -121,8 +121,8 @@ func sharedWithLatest(t *testing.T, reg *Registry, snap *snaps.Config) {
 		if _, ok := got["pr-7"]; ok {
 			t.Fatalf("pr-7 should have been untagged on distribution 3: %v", got)
 		}
-		if want := []string{"pr-7", "pr-8"}; !reflect.DeepEqual(res.Strings(t, "deleted-tags"), want) {
-			t.Fatalf("deleted-tags = %v, want %v", res.Strings(t, "deleted-tags"), want)
+		if want := []string{"pr-7", "pr-8"}; !reflect.DeepEqual(res.Tags(t, "deleted-tags"), want) {
+			t.Fatalf("deleted-tags = %v, want %v", res.Tags(t, "deleted-tags"), want)
 		}
 		if len(kept) != 0 {
 			t.Fatalf("kept-tags = %+v, want none", kept)
@@ -219,8 +219,8 @@ func dryRunEqualsReal(t *testing.T, reg *Registry, snap *snaps.Config) {
 		}
 	}
 	sort.Strings(gone)
-	if !reflect.DeepEqual(gone, real.Strings(t, "deleted-tags")) {
-		t.Fatalf("tags really gone %v, deleted-tags %v", gone, real.Strings(t, "deleted-tags"))
+	if !reflect.DeepEqual(gone, real.Tags(t, "deleted-tags")) {
+		t.Fatalf("tags really gone %v, deleted-tags %v", gone, real.Tags(t, "deleted-tags"))
 	}
 	if after["latest"] != before["latest"] || after["v1.0.0"] != before["v1.0.0"] {
 		t.Fatalf("kept tags changed: %v -> %v", before, after)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -48,7 +49,7 @@ func Markdown(r *Report) string {
 	}
 	// Hundreds of repositories can still exceed the budget: cut at a line
 	// boundary and say so.
-	const note = "\n\n… summary truncated to stay under GitHub's 1 MiB limit; the step outputs hold the complete lists.\n"
+	const note = "\n\n… summary truncated to stay under GitHub's 1 MiB limit; the record file holds everything.\n"
 	cut := strings.LastIndexByte(out[:budget-len(note)], '\n')
 	if cut < 0 {
 		cut = budget - len(note)
@@ -77,6 +78,16 @@ type mdView struct {
 	Waited   time.Duration
 	Total    counts
 	Repos    []repoView
+	// KeptByRule counts the kept matching tags of every repository by the
+	// rule that kept them, most first.
+	KeptByRule []ruleCount
+	// More ends a capped table: where the rest is.
+	More string
+}
+
+type ruleCount struct {
+	Rule  string
+	Count int
 }
 
 type counts struct {
@@ -95,6 +106,12 @@ type repoView struct {
 	Stopped  string
 	StopHint string
 	NotRun   string
+	// NotStarted: the run ended before this repository was reached.
+	NotStarted bool
+	// More ends a capped table: where the rest is.
+	More string
+	// Probed: discovery ran, so the backend's capabilities are known.
+	Probed bool
 
 	Deleted          []deletedView
 	DeletedMore      int
@@ -171,18 +188,31 @@ func view(r *Report, l limits) mdView {
 		Duration: r.Duration, Retries: r.Stats.Retries, Waited: r.Stats.Waited,
 	}
 	v.Total.Dry = r.DryRun
+	v.More = "see the record file"
+	if r.RecordFile != "" {
+		v.More = "see the record file " + code(r.RecordFile)
+	}
+	byRule := map[string]int{}
 	for _, n := range r.Stats.Requests {
 		v.Requests += n
 	}
 	for i := range r.Repositories {
 		rp := &r.Repositories[i]
 		s := summarize(rp)
-		rv := repoView{Dry: r.DryRun, Name: s.Name, Backend: s.Backend, Cannot: cannot(s), NotRun: clip(s.NotRunReason, l.Text)}
+		rv := repoView{More: v.More, Dry: r.DryRun, Name: s.Name, Backend: s.Backend, NotRun: clip(s.NotRunReason, l.Text)}
 		rv.Counts = counts{
 			Dry: r.DryRun, Deleted: s.DeletedCount, AlreadyGone: s.AlreadyGone, Removed: len(s.RemovedTags),
 			Kept: len(s.Kept), Failed: s.FailedCount, Refused: s.RefusedCount, NotAttempted: len(s.NotAttempted),
 		}
-		if rp.Err != nil {
+		if rp.Plan != nil {
+			// What the backend could not do is known once it was asked.
+			rv.Probed, rv.Cannot = true, cannot(s)
+		}
+		switch {
+		case rp.NotStarted:
+			rv.NotStarted = true
+			rv.Counts.NotAttempted++
+		case rp.Err != nil:
 			rv.Err = clip(rp.Err.Error(), l.Text)
 			rv.ErrHint = hint(rp.Err, rp.Hints)
 			rv.Counts.Failed++
@@ -206,6 +236,9 @@ func view(r *Report, l limits) mdView {
 		rv.LeftUntaggedN = len(s.LeftUntagged)
 		kept, km := capList(s.Kept, l.Rows)
 		rv.KeptMore = km
+		for _, k := range s.Kept {
+			byRule[k.Rule]++
+		}
 		for _, k := range kept {
 			k.Reason = clip(k.Reason, l.Text)
 			if k.Rule == string(apply.NotAttempted) && s.Stopped != nil {
@@ -237,6 +270,19 @@ func view(r *Report, l limits) mdView {
 		v.Total.NotAttempted += rv.Counts.NotAttempted
 		v.Repos = append(v.Repos, rv)
 	}
+	// The run's totals are the record's (a refusal of the whole run counts
+	// once, repositories never started count as not attempted).
+	rec := Build(r)
+	v.Total.Failed, v.Total.NotAttempted = rec.FailedCount, rec.NotAttemptedCount
+	for rule, n := range byRule {
+		v.KeptByRule = append(v.KeptByRule, ruleCount{rule, n})
+	}
+	slices.SortFunc(v.KeptByRule, func(a, b ruleCount) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Rule, b.Rule)
+	})
 	return v
 }
 
@@ -366,6 +412,11 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
+type moreView struct {
+	N     int
+	Where string
+}
+
 func render(r *Report, l limits) string {
 	t := template.Must(template.New("summary").Funcs(template.FuncMap{
 		"code":   code,
@@ -373,6 +424,7 @@ func render(r *Report, l limits) string {
 		"esc":    esc,
 		"dur":    dur,
 		"plural": plural,
+		"more":   func(n int, where string) moreView { return moreView{n, where} },
 	}).Parse(mdTemplate))
 	var b strings.Builder
 	if err := t.Execute(&b, view(r, l)); err != nil {
@@ -389,12 +441,16 @@ const mdTemplate = `{{define "counts" -}}
 {{- if .NotAttempted}} · **{{.NotAttempted}}** not attempted{{end}}
 {{- end}}
 
-{{- define "more"}}{{if .}}
-| … and {{.}} more | | | |
+{{- define "more"}}{{if .N}}
+| … and {{.N}} more: {{.Where}} | | | |
 {{- end}}{{end}}
 
 {{- define "repo" -}}
-{{if .Err}}
+{{if .NotStarted}}
+> [!WARNING]
+> **Not started:** the run ended before this repository was reached; nothing was deleted here.
+{{end}}
+{{- if .Err}}
 > [!WARNING]
 > **This repository could not be swept:** {{esc .Err}}{{if .ErrHint}}
 > {{.ErrHint}}{{end}}
@@ -408,7 +464,7 @@ const mdTemplate = `{{define "counts" -}}
 > [!WARNING]
 > **Nothing was deleted here:** {{esc .NotRun}}
 {{end}}
-{{- if .Backend}}
+{{- if .Probed}}
 Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot}}{{if $i}}; {{end}}{{$c}}{{end}}.{{else}}; every capability available.{{end}}
 {{end}}
 {{- if .Deleted}}
@@ -419,7 +475,7 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 | {{short .Digest}} | {{esc .Kind}}{{if .AlreadyGone}} (already gone){{end}} | {{if not .Tags}}(untagged){{end}}{{range $i, $t := .Tags}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .TagsMore}} … and {{.TagsMore}} more{{end}} |
 {{- end}}
 {{- if .DeletedMore}}
-| … and {{.DeletedMore}} more | | |
+| … and {{.DeletedMore}} more: {{$.More}} | | |
 {{- end}}
 {{end}}
 {{- if .LeftUntagged}}
@@ -429,7 +485,7 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 {{end}}
 {{- if .Untagged}}
 #### {{if $.Dry}}Tags a real run would remove{{else}}Tags removed{{end}} (their manifest stays, another tag keeps it)
-{{range $i, $t := .Untagged}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .UntaggedMore}} … and {{.UntaggedMore}} more{{end}}
+{{range $i, $t := .Untagged}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .UntaggedMore}} … and {{.UntaggedMore}} more: {{$.More}}{{end}}
 {{end}}
 {{- if .Ranking}}
 keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not ranked: {{range $i, $t := .Ignored}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .IgnoredMore}} … and {{.IgnoredMore}} more{{end}}{{end}}.
@@ -441,7 +497,7 @@ keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not r
 {{- range .Kept}}
 | {{code .Tag}} | {{short .Digest}} | {{code .Rule}} | {{esc .Reason}} |
 {{- end}}
-{{- template "more" .KeptMore}}
+{{- template "more" (more .KeptMore $.More)}}
 {{end}}
 {{- if .Failed}}
 #### Errors
@@ -450,7 +506,7 @@ keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not r
 {{- range .Failed}}
 | {{.Kind}} | {{if .IsTag}}{{code .Target}}{{else}}{{short .Target}}{{end}} | {{.Outcome}} | {{esc .Reason}} |
 {{- end}}
-{{- template "more" .FailedMore}}
+{{- template "more" (more .FailedMore $.More)}}
 {{end}}
 {{- if .Skipped}}
 #### Skipped
@@ -459,11 +515,11 @@ keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not r
 {{- range .Skipped}}
 | {{.Kind}} | {{if .IsTag}}{{code .Target}}{{else}}{{short .Target}}{{end}} | | {{esc .Reason}} |
 {{- end}}
-{{- template "more" .SkippedMore}}
+{{- template "more" (more .SkippedMore $.More)}}
 {{end}}
 {{- if .NotAttempted}}
 #### Not attempted
-{{range $i, $o := .NotAttempted}}{{if $i}}, {{end}}{{$o.Kind}} {{if $o.IsTag}}{{code $o.Target}}{{else}}{{short $o.Target}}{{end}}{{end}}{{if .NotAttemptedMore}} … and {{.NotAttemptedMore}} more{{end}}
+{{range $i, $o := .NotAttempted}}{{if $i}}, {{end}}{{$o.Kind}} {{if $o.IsTag}}{{code $o.Target}}{{else}}{{short $o.Target}}{{end}}{{end}}{{if .NotAttemptedMore}} … and {{.NotAttemptedMore}} more: {{$.More}}{{end}}
 {{end}}
 {{- if .Warnings}}
 #### Warnings
@@ -483,6 +539,14 @@ keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not r
 > **DRY RUN**: nothing was deleted. Everything below is what a real run would do.
 {{end}}
 {{template "counts" .Total}} · {{dur .Duration}} · {{plural .Requests "request" "requests"}}, {{plural .Retries "retry" "retries"}}, {{dur .Waited}} waiting on rate limits
+{{- if .KeptByRule}}
+
+| Kept by rule | Tags |
+| --- | --- |
+{{- range .KeptByRule}}
+| {{code .Rule}} | {{.Count}} |
+{{- end}}
+{{- end}}
 {{- if .Multi}}
 {{- range .Repos}}
 

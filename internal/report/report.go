@@ -5,10 +5,7 @@
 package report
 
 import (
-	"encoding/json"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/regsweep/regsweep/internal/apply"
@@ -24,6 +21,12 @@ type Report struct {
 	Duration     time.Duration
 	Stats        transport.Stats
 	Repositories []Repository
+	// Stopped is why the run ended early (the timeout ran out, a signal),
+	// nil when it ran to its end.
+	Stopped error
+	// RecordFile is where the app writes the record ("" for nowhere); the
+	// summary and the outputs point at it.
+	RecordFile string
 }
 
 // Repository is what happened to one repository.
@@ -44,6 +47,12 @@ type Repository struct {
 	// Hints are the fixes for credential errors here, naming the
 	// credentials the run used (from the backend family's table).
 	Hints Hints
+	// NotStarted: the run ended (timeout, signal) before this repository
+	// was reached; Err says why.
+	NotStarted bool
+	// Held is why apply did not run although the plan was made and sound:
+	// the run as a whole was refused (max-deletions over every repository).
+	Held error
 }
 
 // Hints are one-sentence fixes for credential errors.
@@ -52,18 +61,13 @@ type Hints struct {
 	Forbidden    string // backend.ErrForbidden
 }
 
-// Output is one step output.
-type Output struct {
-	Name  string
-	Value string
-}
-
 // KeptTag is one element of the kept-tags output.
 type KeptTag struct {
-	Tag    string `json:"tag"`
-	Digest string `json:"digest"`
-	Rule   string `json:"rule"`
-	Reason string `json:"reason"`
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	Digest     string `json:"digest"`
+	Rule       string `json:"rule"`
+	Reason     string `json:"reason"`
 }
 
 // summary is the derived view of one repository both renderers use.
@@ -107,8 +111,11 @@ func records(rp *Repository) ([]apply.Record, string) {
 		return nil, ""
 	}
 	why := "apply did not run"
-	if rp.Err != nil {
+	switch {
+	case rp.Err != nil:
 		why = "apply did not run: " + rp.Err.Error()
+	case rp.Held != nil:
+		why = "apply did not run: " + rp.Held.Error()
 	}
 	var out []apply.Record
 	for _, ph := range rp.Plan.Phases {
@@ -271,74 +278,4 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
-}
-
-// Outputs returns the step outputs, in a fixed order. Every value is one
-// line: JSON arrays (strings escaped by encoding/json), numbers, booleans.
-//
-// With more than one repository, tags in deleted-tags and kept-tags are
-// written as full references, "host/repo:tag", so they stay unambiguous;
-// with one repository they are bare tags. deleted-digests stays bare digests
-// (deduplicated); deleted-images always holds "host/repo@sha256:...".
-func Outputs(r *Report) []Output {
-	multi := len(r.Repositories) > 1
-	digests := []string{}
-	tags := []string{}
-	images := []string{}
-	kept := []KeptTag{}
-	seen := map[string]bool{}
-	deleted, failed, refused := 0, 0, 0
-	for i := range r.Repositories {
-		rp := &r.Repositories[i]
-		s := summarize(rp)
-		prefix := func(tag string) string {
-			if multi {
-				return s.Name + ":" + tag
-			}
-			return tag
-		}
-		for _, d := range s.Deleted {
-			if !seen[d.Digest] {
-				seen[d.Digest] = true
-				digests = append(digests, d.Digest)
-			}
-			images = append(images, s.Name+"@"+d.Digest)
-		}
-		removed := slices.Clone(s.RemovedTags)
-		slices.Sort(removed) // a list a person reads, and a stable one for scripts
-		for _, t := range removed {
-			tags = append(tags, prefix(t))
-		}
-		for _, k := range s.Kept {
-			k.Tag = prefix(k.Tag)
-			kept = append(kept, k)
-		}
-		deleted += s.DeletedCount
-		failed += s.FailedCount
-		refused += s.RefusedCount
-		if rp.Err != nil {
-			failed++
-		}
-	}
-	return []Output{
-		{"deleted-digests", jsonLine(digests)},
-		{"deleted-tags", jsonLine(tags)},
-		{"deleted-count", strconv.Itoa(deleted)},
-		{"kept-tags", jsonLine(kept)},
-		{"deleted-images", jsonLine(images)},
-		{"dry-run", strconv.FormatBool(r.DryRun)},
-		{"failed-count", strconv.Itoa(failed)},
-		{"refused-count", strconv.Itoa(refused)},
-	}
-}
-
-// jsonLine encodes v on one line. encoding/json escapes control characters
-// (so no raw newline can end the value early) and <, >, &.
-func jsonLine(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only plain strings and structs of strings are encoded here.
-		return "[]"
-	}
-	return strings.TrimSpace(string(b))
 }

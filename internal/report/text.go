@@ -1,76 +1,191 @@
 package report
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/regsweep/regsweep/internal/apply"
 )
 
-// maxTextErrors bounds the error lines Text prints per repository.
+// maxTextErrors bounds the error lines printed per repository.
 const maxTextErrors = 20
 
-// Text renders short plain lines for a terminal: one per repository with
-// its counts, then its errors. Strings from the registry are stripped of
+// Level is how a log line is shown: annotations in Actions, colours in
+// GitLab, prefixes on a terminal.
+type Level int
+
+// Levels of a line, in the order a provider has them.
+const (
+	Info Level = iota
+	Notice
+	Warning
+	Error
+)
+
+// Line is one log line of the result.
+type Line struct {
+	Level Level
+	Text  string
+}
+
+// Lines renders the run's result as log lines: per repository its counts,
+// its errors and its warnings; then one error for a run that ended early
+// (timeout, signal), however many repositories it cut short; and last the
+// result line as a notice. Strings from the registry are stripped of
 // control characters so they cannot forge lines.
-func Text(r *Report) string {
-	var b strings.Builder
+func Lines(r *Report, rec *Record) []Line {
+	var out []Line
+	add := func(l Level, format string, args ...any) {
+		out = append(out, Line{l, fmt.Sprintf(format, args...)})
+	}
+	runEnded := r.Stopped != nil
+	held := map[string]bool{}
 	for i := range r.Repositories {
 		rp := &r.Repositories[i]
+		rr := &rec.Repositories[i]
+		if rp.NotStarted {
+			continue // counted in the one line about the run's end
+		}
 		s := summarize(rp)
-		if r.DryRun {
-			b.WriteString("DRY RUN ")
-		}
-		fmt.Fprintf(&b, "%s: ", plain(s.Name))
-		verb := "deleted"
-		if r.DryRun {
-			verb = "would be deleted"
-		}
-		fmt.Fprintf(&b, "%d manifests %s", s.DeletedCount, verb)
-		if s.AlreadyGone > 0 {
-			fmt.Fprintf(&b, " (%d already gone)", s.AlreadyGone)
-		}
-		failed := s.FailedCount
-		if rp.Err != nil {
-			failed++ // the repository itself, as the summary counts it
-		}
-		fmt.Fprintf(&b, ", %d tags removed, %d matching tags kept, %d failed", len(s.RemovedTags), len(s.Kept), failed)
-		if s.RefusedCount > 0 {
-			fmt.Fprintf(&b, ", %d refused", s.RefusedCount)
-		}
-		if n := len(s.NotAttempted); n > 0 {
-			fmt.Fprintf(&b, ", %d not attempted", n)
-		}
-		b.WriteByte('\n')
-		if rp.Err != nil {
-			fmt.Fprintf(&b, "  error: %s\n", plain(rp.Err.Error()))
+		add(Info, "%s", repoLine(r.DryRun, rr))
+		if rp.Err != nil && !(runEnded && cancelled(rp.Err)) {
+			add(Error, "%s: %s", plain(s.Name), plain(rp.Err.Error()))
 			if h := hint(rp.Err, rp.Hints); h != "" {
-				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(h, "`", ""))
+				add(Info, "  %s", strings.ReplaceAll(h, "`", ""))
 			}
 		}
-		if s.Stopped != nil {
-			fmt.Fprintf(&b, "  stopped: %s\n", plain(s.Stopped.Error()))
+		if rp.Held != nil && !held[rp.Held.Error()] {
+			held[rp.Held.Error()] = true
+			add(Error, "%s", plain(rp.Held.Error()))
+		}
+		if s.Stopped != nil && !(runEnded && cancelled(s.Stopped)) {
+			add(Error, "%s: stopped: %s", plain(s.Name), plain(s.Stopped.Error()))
 			if h := hint(s.Stopped, rp.Hints); h != "" {
-				fmt.Fprintf(&b, "  %s\n", strings.ReplaceAll(h, "`", ""))
+				add(Info, "  %s", strings.ReplaceAll(h, "`", ""))
 			}
 		}
 		if n := len(s.LeftUntagged); n > 0 {
 			shown, more := capList(s.LeftUntagged, maxTextErrors)
-			fmt.Fprintf(&b, "  left untagged: %d manifests lost their tags first and were not deleted; delete them by digest or let the registry's garbage collection (--delete-untagged) remove them: %s", n, strings.Join(shown, " "))
+			line := fmt.Sprintf("%s: left untagged: %d manifests lost their tags first and were not deleted; delete them by digest or let the registry's garbage collection (--delete-untagged) remove them: %s", plain(s.Name), n, strings.Join(shown, " "))
 			if more > 0 {
-				fmt.Fprintf(&b, " … and %d more", more)
+				line += fmt.Sprintf(" … and %d more (see the record)", more)
 			}
-			b.WriteByte('\n')
+			add(Warning, "%s", line)
 		}
-		for j, rec := range s.Failed {
-			if j == maxTextErrors {
-				fmt.Fprintf(&b, "  … and %d more errors\n", len(s.Failed)-j)
+		n := 0
+		for _, fr := range s.Failed {
+			if runEnded && cancelled(fr.Err) {
+				continue // interrupted by the run's end: said once below
+			}
+			if n == maxTextErrors {
+				add(Info, "  … and %d more errors (see the record)", len(s.Failed)-n)
 				break
 			}
-			target := rec.Op.Digest
-			if rec.Op.Tag != "" {
-				target = rec.Op.Tag
+			n++
+			target := fr.Op.Digest
+			if fr.Op.Tag != "" {
+				target = fr.Op.Tag
 			}
-			fmt.Fprintf(&b, "  %s %s %s: %s\n", rec.Outcome, rec.Op.Kind, plain(target), plain(rec.Reason))
+			level := Error
+			if fr.Outcome == apply.Refused {
+				level = Warning // the registry's own rule kept it: worth a look, not a failure
+			}
+			add(level, "%s: %s %s %s: %s", plain(s.Name), fr.Outcome, fr.Op.Kind, plain(target), plain(fr.Reason))
 		}
+		for _, w := range s.Warnings {
+			add(Warning, "%s: %s", plain(s.Name), plain(w))
+		}
+	}
+	if runEnded {
+		add(Error, "%s", plain(endLine(r, rec)))
+	}
+	add(Notice, "%s", rec.Result)
+	return out
+}
+
+// repoLine is one repository's counts.
+func repoLine(dry bool, rr *RepoRecord) string {
+	var b strings.Builder
+	if dry {
+		b.WriteString("DRY RUN ")
+	}
+	verb := "deleted"
+	if dry {
+		verb = "would be deleted"
+	}
+	fmt.Fprintf(&b, "%s: %d manifests %s", plain(rr.Repository), rr.DeletedCount, verb)
+	if rr.AlreadyGoneCount > 0 {
+		fmt.Fprintf(&b, " (%d already gone)", rr.AlreadyGoneCount)
+	}
+	fmt.Fprintf(&b, ", %d tags removed, %d matching tags kept, %d failed", rr.RemovedTagCount, rr.KeptCount, rr.FailedCount)
+	if rr.RefusedCount > 0 {
+		fmt.Fprintf(&b, ", %d refused", rr.RefusedCount)
+	}
+	if rr.NotAttemptedCount > 0 {
+		fmt.Fprintf(&b, ", %d not attempted", rr.NotAttemptedCount)
+	}
+	return b.String()
+}
+
+// endLine says once why the run ended early and what it left undone.
+func endLine(r *Report, rec *Record) string {
+	why := "the run was cancelled (a signal, or the job's end)"
+	if errors.Is(r.Stopped, context.DeadlineExceeded) {
+		why = "the run's timeout ran out"
+	}
+	notStarted := 0
+	for _, rp := range r.Repositories {
+		if rp.NotStarted {
+			notStarted++
+		}
+	}
+	s := fmt.Sprintf("%s: %d operations not attempted", why, rec.NotAttemptedCount-notStarted)
+	if notStarted > 0 {
+		s += fmt.Sprintf(", %d of %d repositories never started", notStarted, len(r.Repositories))
+	}
+	return s + "; what was deleted until then is in the outputs and the record"
+}
+
+// resultLine is the run's outcome in one line.
+func resultLine(r *Report, rec *Record) string {
+	var b strings.Builder
+	b.WriteString("regsweep: ")
+	if r.DryRun {
+		b.WriteString("DRY RUN: ")
+	}
+	verb := "deleted"
+	if r.DryRun {
+		verb = "would be deleted"
+	}
+	fmt.Fprintf(&b, "%s %s, %s removed, %s kept, %d failed",
+		plural(rec.DeletedCount, "manifest", "manifests"), verb,
+		plural(rec.RemovedTagCount, "tag", "tags"), plural(rec.KeptCount, "matching tag", "matching tags"), rec.FailedCount)
+	if rec.RefusedCount > 0 {
+		fmt.Fprintf(&b, ", %d refused", rec.RefusedCount)
+	}
+	if rec.NotAttemptedCount > 0 {
+		fmt.Fprintf(&b, ", %d not attempted", rec.NotAttemptedCount)
+	}
+	if n := len(r.Repositories); n != 1 {
+		fmt.Fprintf(&b, " (%s)", plural(n, "repository", "repositories"))
+	}
+	return b.String()
+}
+
+// Text renders the lines as plain text, one per line (the terminal form).
+func Text(r *Report) string {
+	var b strings.Builder
+	for _, l := range Lines(r, Build(r)) {
+		switch l.Level {
+		case Error:
+			b.WriteString("error: ")
+		case Warning:
+			b.WriteString("warning: ")
+		}
+		b.WriteString(l.Text)
+		b.WriteByte('\n')
 	}
 	return b.String()
 }

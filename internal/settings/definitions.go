@@ -100,9 +100,11 @@ func Definitions() []Definition {
 		{Name: "github-delete-rate", Field: "GitHubDeleteRate", Kind: KindInt, Default: "1", Min: 1, Max: 3,
 			Help: "GitHub Packages deletions per second (1 to 3). At 1, GitHub's advice: one second between deletions, REST calls one at a time. Above 1, paced by GitHub's secondary limit of 900 points a minute (a deletion costs 5, a read 1), reads included, so no request is refused."},
 		{Name: "json", Field: "JSON", Kind: KindBool, Default: "false", CLIOnly: true,
-			Help: "Print the outputs as one JSON object on stdout (command line)."},
+			Help: "Print the run's record (the outputs' names with native JSON values, and every repository's details) as one JSON object on stdout (command line)."},
 		{Name: "timeout", Field: "Timeout", Kind: KindDuration,
 			Help: "Stop the run after this long: `30s`, `10m`, `2h` (empty: no limit)."},
+		{Name: "record", Field: "Record", Kind: KindString,
+			Help: "Write the run's complete record (JSON) to this file. Default: `regsweep-record.json` in the workspace on GitHub Actions, GitLab, Woodpecker and Drone; no file on a command line."},
 	}
 }
 

@@ -38,6 +38,7 @@ type Settings struct {
 	// GitHubDeleteRate: `github-delete-rate`, GitHub Packages deletions a second.
 	GitHubDeleteRate int
 	JSON             bool          // `json` (CLI: print outputs as JSON)
+	Record           string        // `record`: where to write the run's record ("" = the CI's default)
 	Timeout          time.Duration // `timeout` (0: none)
 
 	// Policy is built from the pattern and rule settings.

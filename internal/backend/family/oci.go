@@ -22,7 +22,9 @@ func ociFamily() Family {
 		List: func(ctx context.Context, c Config, base string) ([]string, error) {
 			host, path, _ := strings.Cut(base, "/")
 			list, err := oci.Catalog(ctx, host, path, ociOptions(c))
-			if errors.Is(err, oci.ErrNoCatalog) {
+			// Rejected credentials are the credentials' fault, not the
+			// wildcard's: that error goes out as it is, with its hint.
+			if errors.Is(err, oci.ErrNoCatalog) && !errors.Is(err, backend.ErrUnauthorized) {
 				return nil, &noCatalogError{host: host, cause: err}
 			}
 			return list, err

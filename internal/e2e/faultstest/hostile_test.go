@@ -93,7 +93,7 @@ func TestHostileTagNames(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("DELETEs = %v, want only %v", got, want)
 	}
-	if got := res.Strings(t, "deleted-tags"); !slices.Equal(got, []string{"pr-1", "pr-2"}) {
+	if got := res.Tags(t, "deleted-tags"); !slices.Equal(got, []string{"pr-1", "pr-2"}) {
 		t.Errorf("deleted-tags = %q", got)
 	}
 	if n := tableRows(res.Summary, "Deleted manifests"); n != 2 {

@@ -105,7 +105,7 @@ func TestRegistryChangesBeforeDeletion(t *testing.T) {
 		if st["pr-2"] != newDigest.String() {
 			t.Fatalf("pr-2 should still name its new image: registry = %v", st)
 		}
-		if slices.Contains(res.Strings(t, "deleted-tags"), "pr-2") {
+		if slices.Contains(res.Tags(t, "deleted-tags"), "pr-2") {
 			t.Errorf("deleted-tags lists pr-2, which still exists on its new image")
 		}
 	})

@@ -152,7 +152,7 @@ func TestUntagFirstInterrupted(t *testing.T) {
 			}
 			sort.Strings(goneTags)
 			sort.Strings(goneDigests)
-			if got := res.Strings(t, "deleted-tags"); !equalStrings(got, goneTags) {
+			if got := res.Tags(t, "deleted-tags"); !equalStrings(got, goneTags) {
 				t.Errorf("deleted-tags = %v, registry lost %v", got, goneTags)
 			}
 			if got := res.Strings(t, "deleted-digests"); !equalStrings(got, goneDigests) {

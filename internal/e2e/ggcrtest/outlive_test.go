@@ -29,7 +29,7 @@ func TestTagsOutliveManifest(t *testing.T) {
 			t.Fatalf("tags after the run = %v, want only latest", got)
 		}
 		mustBe(t, repo, []v1.Descriptor{pr1, pr2}, []v1.Descriptor{latest})
-		if got := res.Strings(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"pr-1", "pr-2"}) {
+		if got := res.Tags(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"pr-1", "pr-2"}) {
 			t.Errorf("deleted-tags = %v", got)
 		}
 		if strings.Contains(res.Log, "moved to another image") {

@@ -200,7 +200,7 @@ func TestMultiArchSharedChildren(t *testing.T) {
 			if got, want := res.Strings(t, "deleted-digests"), sorted(c, dPpc); !reflect.DeepEqual(got, want) {
 				t.Errorf("deleted-digests = %v, want %v (index pr-4 and its own child)", got, want)
 			}
-			if got, want := res.Strings(t, "deleted-tags"), sorted("pr-3", "pr-4"); !reflect.DeepEqual(got, want) {
+			if got, want := res.Tags(t, "deleted-tags"), sorted("pr-3", "pr-4"); !reflect.DeepEqual(got, want) {
 				t.Errorf("deleted-tags = %v, want %v", got, want)
 			}
 			all := []string{a, b, c, dAmd, dArm, dS390, dPpc}
@@ -375,7 +375,7 @@ func TestOlderThan(t *testing.T) {
 	gone = append(gone, digest(t, a), digest(t, b))
 	stay = append(stay, digest(t, oldAmd), digest(t, newArm))
 	checkState(t, repo, want, gone, stay)
-	if got := res.Strings(t, "deleted-tags"); !reflect.DeepEqual(got, sorted(goneTags...)) {
+	if got := res.Tags(t, "deleted-tags"); !reflect.DeepEqual(got, sorted(goneTags...)) {
 		t.Errorf("deleted-tags = %v, want %v", got, sorted(goneTags...))
 	}
 	var kept []struct{ Tag, Rule string }

@@ -247,7 +247,7 @@ func TestDockerHubSweep(t *testing.T) {
 	if got := f.Tags("alice", "web"); !reflect.DeepEqual(got, want) {
 		t.Fatalf("tags left %v, want %v\n%s\n%s", got, want, res.Log, res.Summary)
 	}
-	if got := res.Strings(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"pr-1", "pr-2"}) {
+	if got := res.Tags(t, "deleted-tags"); !reflect.DeepEqual(got, []string{"pr-1", "pr-2"}) {
 		t.Fatalf("deleted-tags = %v", got)
 	}
 	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{digest("b")}) {

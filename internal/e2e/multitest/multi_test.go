@@ -204,8 +204,10 @@ func TestWildcardMatchesNothing(t *testing.T) {
 	}
 }
 
-// A registry that does not serve _catalog: one clear error, and nothing is
-// deleted, not even the repository listed by name next to the wildcard.
+// A registry that does not serve _catalog: one clear error naming the
+// cause (401: the credentials), exit 1, nothing below the wildcard deleted;
+// the repository listed by name next to it is still swept, and the outputs
+// and the summary are still written.
 func TestWildcardWithoutCatalog(t *testing.T) {
 	for _, status := range []int{http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
@@ -233,13 +235,25 @@ func TestWildcardWithoutCatalog(t *testing.T) {
 			if refused.Load() == 0 {
 				t.Fatal("the catalog was never asked")
 			}
-			for _, want := range []string{"::error::repository " + host + "/team/*: wildcards need the registry's catalog API", "list the repositories one per line"} {
+			wants := []string{"::error::" + host + "/team/*: list the repositories: wildcards need the registry's catalog API", "list the repositories one per line"}
+			if status == http.StatusUnauthorized {
+				wants = []string{"::error::" + host + "/team/*: list the repositories: ", "set the username and password inputs"}
+			}
+			for _, want := range wants {
 				if !strings.Contains(res.Log, want) {
 					t.Fatalf("the log lacks %q:\n%s", want, res.Log)
 				}
 			}
 			for name, d := range seeded {
-				untouched(t, host+"/"+name, d)
+				if name != "other/c" {
+					untouched(t, host+"/"+name, d)
+				}
+			}
+			if e2e.Exists(t, host+"/other/c", seeded["other/c"].pr1) {
+				t.Errorf("the repository named next to the failed wildcard was not swept")
+			}
+			if res.Outputs["deleted-count"] == "" || res.Outputs["failed-count"] != "1" || !strings.Contains(res.Summary, host+"/team/&#42;") {
+				t.Errorf("outputs %v or summary missing:\n%s", res.Outputs, res.Summary)
 			}
 		})
 	}
@@ -370,5 +384,29 @@ func TestWildcardNeedsOwner(t *testing.T) {
 				t.Fatalf("exit %d, want 2 and %q in\n%s", res.Code, tt.want, res.Log)
 			}
 		})
+	}
+}
+
+// max-deletions holds for the whole run: three repositories of one
+// deletion each under max-deletions 2 delete nothing anywhere, with one
+// error naming the run's total; each alone is under the cap.
+func TestMaxDeletionsPerRun(t *testing.T) {
+	host, seeded := startRegistry(t, nil)
+	res := e2e.RunWith(t, e2e.Options{}, map[string]string{
+		"repository":    host + "/team/*\n" + host + "/other/c",
+		"tags":          "pr-*",
+		"max-deletions": "2",
+	})
+	if res.Code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", res.Code, res.Log)
+	}
+	for name, d := range seeded {
+		untouched(t, host+"/"+name, d)
+	}
+	if n := strings.Count(res.Log, "::error::"); n != 1 || !strings.Contains(res.Log, "the plan deletes 3 manifests over 3 repositories, more than max-deletions (2)") {
+		t.Errorf("want one error naming the run's total, got %d:\n%s", n, res.Log)
+	}
+	if res.Outputs["deleted-count"] != "0" || res.Outputs["failed-count"] != "1" || res.Outputs["not-attempted-count"] == "0" {
+		t.Errorf("outputs: %v", res.Outputs)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
+	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/report"
 	"github.com/regsweep/regsweep/internal/settings"
 )
 
@@ -89,14 +91,14 @@ func TestCLI(t *testing.T) {
 	if js.Code != 0 {
 		t.Fatalf("--json run exit %d\n%s", js.Code, js.Log())
 	}
-	outs := decodeOneObject(t, js.Stdout)
+	rec := decodeOneObject(t, js.Stdout)
 	after := reg.state(t, repo)
 	checkFinal(t, before, after, []string{"pr-1", "pr-3"})
-	if outs["deleted-count"] != "2" || outs["dry-run"] != "false" {
-		t.Errorf("--json outputs: %v", outs)
+	if rec.DeletedCount != 2 || rec.DryRun || len(rec.DeletedDigests) != 2 {
+		t.Errorf("--json record: %+v", rec)
 	}
-	sameStrings(t, "deleted-tags", jsonStrings(t, "deleted-tags", outs["deleted-tags"]), []string{"pr-1", "pr-3"})
-	snaps.MatchJSON(t, normalizeOutputs(outs))
+	sameStrings(t, "deleted-tags", e2e.BareTags(t, rec.DeletedTags), []string{"pr-1", "pr-3"})
+	snaps.MatchJSON(t, normalize(js.Stdout))
 
 	// Everything from REGSWEEP_*; a flag beats the variable.
 	env := map[string]string{"REGSWEEP_REPOSITORY": repo, "REGSWEEP_TAGS": "pr-*", "REGSWEEP_EXCLUDE_TAGS": "pr-4"}
@@ -121,11 +123,14 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// decodeOneObject decodes stdout as exactly one JSON object of strings.
-func decodeOneObject(t *testing.T, stdout string) map[string]string {
+// decodeOneObject decodes stdout as exactly one JSON object, the run's
+// record, with native values: numbers, booleans, arrays (a string where a
+// number belongs fails to decode).
+func decodeOneObject(t *testing.T, stdout string) report.Record {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(stdout))
-	var m map[string]string
+	dec.DisallowUnknownFields()
+	var m report.Record
 	if err := dec.Decode(&m); err != nil {
 		t.Fatalf("stdout is not a JSON object: %v\n%s", err, stdout)
 	}

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/e2e"
 )
 
 // jobToken is the job's CI_JOB_TOKEN / CI_REGISTRY_PASSWORD.
@@ -119,7 +120,14 @@ func TestGitLab(t *testing.T) {
 			if d["REGSWEEP_OUT_DELETED_COUNT"] != "5" || d["REGSWEEP_OUT_DRY_RUN"] != "false" || d["REGSWEEP_OUT_FAILED_COUNT"] != "0" {
 				t.Errorf("dotenv report:\n%s", r.DotenvText)
 			}
-			sameStrings(t, "REGSWEEP_OUT_DELETED_TAGS", jsonStrings(t, "REGSWEEP_OUT_DELETED_TAGS", d["REGSWEEP_OUT_DELETED_TAGS"]), removed(before, after))
+			// The lists are in the record file, an artifact the dotenv
+			// report points at.
+			recPath := filepath.Join(dir, "regsweep-record.json")
+			if d["REGSWEEP_OUT_RECORD_FILE"] != recPath {
+				t.Errorf("REGSWEEP_OUT_RECORD_FILE = %q, want %q", d["REGSWEEP_OUT_RECORD_FILE"], recPath)
+			}
+			rec := e2e.ReadRecord(t, recPath)
+			sameStrings(t, "record deleted-tags", e2e.BareTags(t, rec.DeletedTags), removed(before, after))
 			if !strings.Contains(r.Summary, "pr-3") || !strings.Contains(r.Stdout, r.Summary) {
 				t.Errorf("summary artifact missing or not in the job log:\n%s", r.Summary)
 			}

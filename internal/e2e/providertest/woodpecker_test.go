@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/e2e"
 )
 
 // The example's from_secret names and the values this test gives them.
@@ -189,7 +190,7 @@ func TestPlugin(t *testing.T) {
 				if outs["deleted-count"] != strconv.Itoa(tc.deleted) || outs["dry-run"] != "false" {
 					t.Errorf("outputs printed: %v\n%s", outs, r.Stdout)
 				}
-				sameStrings(t, "deleted-tags", jsonStrings(t, "deleted-tags", outs["deleted-tags"]), removed(before, after))
+				sameStrings(t, "deleted-tags", e2e.BareTags(t, jsonStrings(t, "deleted-tags", outs["deleted-tags"])), removed(before, after))
 				fb, err := os.ReadFile(outFile)
 				if err != nil {
 					t.Fatalf("REGSWEEP_OUTPUT_FILE: %v", err)
@@ -235,5 +236,5 @@ func TestPluginDotenvOutputFile(t *testing.T) {
 	if d["REGSWEEP_OUT_DRY_RUN"] != "true" || d["REGSWEEP_OUT_DELETED_COUNT"] != "2" {
 		t.Errorf("dotenv output file:\n%s", b)
 	}
-	sameStrings(t, "deleted-tags", jsonStrings(t, "deleted-tags", d["REGSWEEP_OUT_DELETED_TAGS"]), []string{"pr-1", "pr-3"})
+	sameStrings(t, "deleted-tags", e2e.BareTags(t, jsonStrings(t, "deleted-tags", d["REGSWEEP_OUT_DELETED_TAGS"])), []string{"pr-1", "pr-3"})
 }

@@ -184,7 +184,7 @@ func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i u
 		if got := res.Strings(t, "deleted-digests"); !equal(got, modelDigests) {
 			fail("dry run deleted-digests = %v, model plans %v", got, modelDigests)
 		}
-		if got := res.Strings(t, "deleted-tags"); !equal(got, modelTags) {
+		if got := res.Tags(t, "deleted-tags"); !equal(got, modelTags) {
 			fail("dry run deleted-tags = %v, model plans %v", got, modelTags)
 		}
 	} else {
@@ -207,7 +207,7 @@ func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i u
 		if got := res.Strings(t, "deleted-digests"); !equal(got, goneDigests) {
 			fail("deleted-digests = %v, but the registry lost %v", got, goneDigests)
 		}
-		if got := res.Strings(t, "deleted-tags"); !equal(got, goneTags) {
+		if got := res.Tags(t, "deleted-tags"); !equal(got, goneTags) {
 			fail("deleted-tags = %v, but the registry lost %v", got, goneTags)
 		}
 		if got := res.Outputs["deleted-count"]; got != strconv.Itoa(len(goneDigests)) {
