@@ -88,11 +88,12 @@ func Lines(r *Report, rec *Record) []Line {
 			if fr.Op.Tag != "" {
 				target = fr.Op.Tag
 			}
-			level := Error
 			if fr.Outcome == apply.Refused {
-				level = Warning // the registry's own rule kept it: worth a look, not a failure
+				// The registry's own rule kept it: worth a look, not a failure.
+				add(Warning, "refused %s %s in %s: %s", fr.Op.Kind, plain(target), plain(s.Name), plain(fr.Reason))
+				continue
 			}
-			add(level, "%s: %s %s %s: %s", plain(s.Name), fr.Outcome, fr.Op.Kind, plain(target), plain(fr.Reason))
+			add(Error, "%s: %s %s %s: %s", plain(s.Name), fr.Outcome, fr.Op.Kind, plain(target), plain(fr.Reason))
 		}
 		for _, w := range s.Warnings {
 			add(Warning, "%s: %s", plain(s.Name), plain(w))

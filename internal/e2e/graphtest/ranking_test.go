@@ -123,7 +123,7 @@ func TestOlderThanImplausibleTimes(t *testing.T) {
 	if got := keptRules(t, res); !reflect.DeepEqual(got, wantRules) {
 		t.Errorf("kept-tags rules = %v, want %v", got, wantRules)
 	}
-	if del := res.Strings(t, "deleted-tags"); !reflect.DeepEqual(del, []string{"ko-old"}) {
+	if del := res.Tags(t, "deleted-tags"); !reflect.DeepEqual(del, []string{"ko-old"}) {
 		t.Errorf("deleted-tags = %v, want [ko-old]", del)
 	}
 }
