@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -90,12 +91,15 @@ func TestThousandsOfDeletions(t *testing.T) {
 	defer cancel()
 
 	// The --json dry run, as `regsweep ... --json | jq` runs it.
-	var stdout, stderr bytes.Buffer
+	// Repositories are swept concurrently and each logs: the log writer
+	// must be safe for that, as a process's stderr is.
+	var stdout bytes.Buffer
+	stderr := &lockedBuffer{}
 	env := map[string]string{"HOME": t.TempDir(), "DOCKER_CONFIG": t.TempDir()}
 	code := app.Run(ctx, app.Env{
 		Args:   []string{"--repository", repo, "--tags", "pr-*", "--dry-run", "--json"},
 		Getenv: func(k string) string { return env[k] },
-		Stdout: &stdout, Stderr: &stderr, Version: "test",
+		Stdout: &stdout, Stderr: stderr, Version: "test",
 	})
 	if code != 0 {
 		t.Fatalf("--json exit %d\n%s", code, stderr.String())
@@ -185,8 +189,8 @@ func TestGitLabDotenvAt500(t *testing.T) {
 		// ci/gitlab/regsweep.yml
 		"REGSWEEP_DOTENV": filepath.Join(dir, "regsweep.env"), "REGSWEEP_SUMMARY_FILE": filepath.Join(dir, "regsweep-summary.md"),
 	}
-	var log bytes.Buffer
-	code := app.Run(context.Background(), app.Env{Getenv: func(k string) string { return env[k] }, Stdout: &log, Stderr: &log, Version: "test"})
+	log := &lockedBuffer{}
+	code := app.Run(context.Background(), app.Env{Getenv: func(k string) string { return env[k] }, Stdout: log, Stderr: log, Version: "test"})
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, log.String())
 	}
@@ -219,4 +223,22 @@ func TestGitLabDotenvAt500(t *testing.T) {
 		t.Errorf("the record names %d digests, want the %d seeded", len(got), n)
 	}
 	t.Logf("dotenv report: %d bytes, %d variables", len(data), len(d))
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
