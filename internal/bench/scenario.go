@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/regsweep/regsweep/internal/plan"
 )
 
 // registryPageSize is distribution v3's tag list page (it clamps n to 1000).
@@ -36,11 +38,14 @@ type Expected struct {
 	Recheck bool
 	// ConfirmPages is the listing after deleting: only kept tags are left.
 	ConfirmPages int
+	// Untags are the DELETEs by tag of the untag-first schedule, and Probe
+	// the untag probe it needs (HEAD + DELETE of an absent tag).
+	Untags, Probe int
 }
 
 // ExpectedFor is the budget for sweeping `pr-*` from s.
 func ExpectedFor(s Shape, recheck bool) Expected {
-	return Expected{
+	e := Expected{
 		ListPages:    s.Tags()/registryPageSize + 1,
 		Resolves:     s.Tags(),
 		Deletes:      s.PRDigests,
@@ -49,6 +54,13 @@ func ExpectedFor(s Shape, recheck bool) Expected {
 		Recheck:      recheck,
 		ConfirmPages: s.Releases/registryPageSize + 1,
 	}
+	if s.PRDigests >= plan.DefaultUntagFirstAt {
+		// The untag-first schedule: every PR tag is removed by tag first,
+		// after the probe; no DELETE by digest then removes a tag, so
+		// there is nothing left to confirm by listing.
+		e.Untags, e.Probe, e.ConfirmPages = s.PRTags, 2, 0
+	}
+	return e
 }
 
 // Lists is the number of list requests in the budget.
@@ -61,13 +73,17 @@ func (e Expected) Lists() int {
 
 // Total is the budget.
 func (e Expected) Total() int {
-	return e.Lists() + e.Resolves + e.SubjectReads + e.Deletes + e.Constant
+	return e.Lists() + e.Resolves + e.SubjectReads + e.Untags + e.Deletes + e.Constant + e.Probe
 }
 
 func (e Expected) String() string {
 	list := fmt.Sprintf("%d list", e.ListPages)
 	if e.Recheck {
 		list = fmt.Sprintf("%d+%d+%d list (discover, last look, confirm)", e.ListPages, e.ListPages, e.ConfirmPages)
+	}
+	if e.Untags > 0 {
+		return fmt.Sprintf("%s + %d resolve + %d subject read + %d DELETE by tag + %d DELETE + %d ping/probe + %d untag probe = %d",
+			list, e.Resolves, e.SubjectReads, e.Untags, e.Deletes, e.Constant, e.Probe, e.Total())
 	}
 	return fmt.Sprintf("%s + %d resolve + %d subject read + %d DELETE + %d ping/probe = %d",
 		list, e.Resolves, e.SubjectReads, e.Deletes, e.Constant, e.Total())
