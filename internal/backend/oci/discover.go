@@ -11,6 +11,7 @@ import (
 	"hash"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -69,11 +70,13 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 		if err := json.Unmarshal(body, &tl); err != nil {
 			return nil, nil, fmt.Errorf("list tags: %s: bad JSON: %w", sanitizeURL(u), err)
 		}
+		added := 0
 		for _, t := range tl.Tags {
 			if seen[t] {
 				continue
 			}
 			seen[t] = true
+			added++
 			if !ValidTag(t) {
 				invalid = append(invalid, t)
 				continue
@@ -88,7 +91,15 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 			return nil, nil, fmt.Errorf("list tags: %w", err)
 		}
 		if next == "" {
-			return tags, invalid, nil
+			if len(tl.Tags) < pageSize || added == 0 {
+				return tags, invalid, nil
+			}
+			// A full page and no Link: go-containerregistry's registry
+			// cuts the list at n without saying there is more. Ask for
+			// what follows the last tag (the spec's `last`); a page with
+			// nothing new ends the listing.
+			u = b.url("tags/list?n=" + strconv.Itoa(pageSize) + "&last=" + url.QueryEscape(tl.Tags[len(tl.Tags)-1]))
+			continue
 		}
 		if u, err = resolveNext(u, next); err != nil {
 			return nil, nil, fmt.Errorf("list tags: %w", err)
