@@ -91,7 +91,9 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 			return nil, nil, fmt.Errorf("list tags: %w", err)
 		}
 		if next == "" {
-			if len(tl.Tags) < pageSize || added == 0 {
+			// Exactly n: a page cut at n (distribution 2.8 ignores n and
+			// sends everything, more than n, in one answer).
+			if len(tl.Tags) != pageSize || added == 0 {
 				return tags, invalid, nil
 			}
 			// A full page and no Link: go-containerregistry's registry
