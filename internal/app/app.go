@@ -235,6 +235,10 @@ func (r *runner) prepare(ctx context.Context, repo string) *sweep {
 		Untagged:  pol.Untagged,
 		LastLook:  r.s.Recheck,
 	})
+	if errors.Is(err, backend.ErrRepositoryNotFound) {
+		out.Err = fmt.Errorf("the repository does not exist on the registry: check its spelling and path (%w)", err)
+		return sw
+	}
 	if err != nil {
 		out.Err = fmt.Errorf("discover %s: %w", repo, err)
 		return sw

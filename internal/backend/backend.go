@@ -83,6 +83,11 @@ var (
 	// ErrNotFound: the manifest or tag is already gone (another run got there
 	// first). Counted as done, never as a failure.
 	ErrNotFound = errors.New("not found")
+	// ErrRepositoryNotFound: the registry does not know the repository
+	// (OCI: tags/list answers 404 NAME_UNKNOWN). An error when the
+	// repository was named explicitly; gone again later in a run, it is
+	// empty.
+	ErrRepositoryNotFound = errors.New("repository not found")
 	// ErrDeleteDisabled: the registry has deletion turned off. Fatal.
 	ErrDeleteDisabled = errors.New("deletion is disabled on the registry")
 	// ErrUnauthorized: credentials missing or rejected. Fatal.

@@ -37,6 +37,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"orphans-proven", orphansProven},
 		{"cosign-repository", cosignRepository},
 		{"subjects-one-way", subjectsOneWay},
+		{"missing-repository", missingRepository},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

@@ -53,9 +53,9 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 		if resp.StatusCode != http.StatusOK {
 			he := httpError(http.MethodGet, u, resp)
 			if he.StatusCode == http.StatusNotFound {
-				// NAME_UNKNOWN: the repository does not exist (or is empty
-				// on some registries): nothing to sweep.
-				return tags, invalid, nil
+				// NAME_UNKNOWN: the repository does not exist. The callers
+				// decide: an error before the run, empty once it started.
+				return nil, nil, fmt.Errorf("%w: %w", backend.ErrRepositoryNotFound, he)
 			}
 			return nil, nil, classify("list tags", he)
 		}
@@ -356,7 +356,7 @@ func (d *discovery) pass(ctx context.Context, tags []string, referrersAPI bool) 
 // seen here and keeps it; each tag is still resolved once.
 func (d *discovery) lastLook(ctx context.Context, referrersAPI bool) error {
 	tags, _, err := d.b.listTags(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, backend.ErrRepositoryNotFound) {
 		return fmt.Errorf("list the tags again: %w", err)
 	}
 	listed := make(map[string]bool, len(tags))
@@ -918,7 +918,10 @@ func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, 
 // would cost a request each.
 func (b *Backend) ListTags(ctx context.Context) (map[string]string, error) {
 	tags, _, err := b.listTags(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, backend.ErrRepositoryNotFound) {
+		// Existing when discovered, the repository was removed since:
+		// empty, not an error (distribution answers an emptied
+		// repository with an empty list, an unknown one with 404).
 		return nil, err
 	}
 	out := make(map[string]string, len(tags))

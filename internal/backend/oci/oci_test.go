@@ -295,13 +295,11 @@ func TestHostileRegistry(t *testing.T) {
 			wantErr: "too large",
 		},
 		{
-			name: "repository that does not exist is empty",
-			reg:  fakeRegistry{},
-			check: func(t *testing.T, g *graph.Graph) {
-				if len(g.Tags) != 0 {
-					t.Fatalf("tags = %v", g.Tags)
-				}
-			},
+			// An unknown repository is an error, not an empty sweep: the
+			// name is probably misspelt.
+			name:    "repository that does not exist",
+			reg:     fakeRegistry{},
+			wantErr: backend.ErrRepositoryNotFound.Error(),
 		},
 	}
 	for _, tc := range tests {
