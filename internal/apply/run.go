@@ -523,7 +523,7 @@ func (r *runner) record(ctx context.Context, rec *Record, err error) {
 	case errors.Is(err, backend.ErrNotFound):
 		rec.Outcome = AlreadyGone
 		rec.Tags = tags()
-		rec.Reason = "already gone (another run got there first)"
+		rec.Reason = "already absent (missing before the run, or removed by another run first)"
 	case op.Kind == plan.OpUntag && errors.Is(err, backend.ErrUnsupported):
 		rec.Outcome = KeptNoUntag
 		rec.Reason = "the registry cannot remove a tag alone; the tag stays"

@@ -11,7 +11,7 @@ type Outcome string
 
 const (
 	Deleted      Outcome = "deleted"       // the registry confirmed the deletion (or, in a dry run, would have)
-	AlreadyGone  Outcome = "already-gone"  // 404: another run got there first; counted as deleted
+	AlreadyGone  Outcome = "already-gone"  // 404: absent already; not counted as deleted
 	Untagged     Outcome = "untagged"      // the tag was removed, the manifest stays
 	KeptNoUntag  Outcome = "kept"          // the registry could not untag; the tag stays (reported, not an error)
 	Refused      Outcome = "refused"       // the registry refused this one deletion (reported, not fatal)

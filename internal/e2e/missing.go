@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gkampitakis/go-snaps/snaps"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/regsweep/regsweep/internal/testregistry/seed"
 )
 
 // missingRepository: a repository named explicitly that the registry does
@@ -38,5 +44,50 @@ func missingRepository(t *testing.T, reg *Registry, _ *snaps.Config) {
 	res = RunAction(t, map[string]string{"repository": reg.Host + "/nothing-here/*", "tags": "pr-*"})
 	if res.Code != 0 || !strings.Contains(res.Log, "matches no repository") {
 		t.Fatalf("empty wildcard: exit %d, want 0 and a warning\n%s", res.Code, res.Log)
+	}
+}
+
+// absentChild: an index whose child the registry no longer has before the
+// run. Deleting the index finds the child absent: it is reported as already
+// absent, never as deleted by this run.
+func absentChild(t *testing.T, reg *Registry, _ *snaps.Config) {
+	repo := reg.Host + "/absent-child"
+	p := pusher(t, repo)
+	amd := seed.ImagePlatform("absent-child-amd64", day0, "linux", "amd64")
+	arm := seed.ImagePlatform("absent-child-arm64", day0, "linux", "arm64")
+	idx, err := p.Index(context.Background(), "pr-1", seed.Index(amd, arm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := arm.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewDigest(repo+"@"+gone.String(), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Delete(ref); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := amd.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res := RunAction(t, map[string]string{"repository": repo, "tags": "pr-*"})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	want := []string{idx.String(), kept.String()}
+	slices.Sort(want)
+	if got := res.Strings(t, "deleted-digests"); !slices.Equal(got, want) {
+		t.Fatalf("deleted-digests = %v, want the index and its present child %v", got, want)
+	}
+	if res.Outputs["deleted-count"] != "2" {
+		t.Fatalf("deleted-count = %s, want 2", res.Outputs["deleted-count"])
+	}
+	if !strings.Contains(res.Log, "1 already absent") {
+		t.Fatalf("the log does not report the absent child:\n%s", res.Log)
 	}
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"cosign-repository", cosignRepository},
 		{"subjects-one-way", subjectsOneWay},
 		{"missing-repository", missingRepository},
+		{"absent-child", absentChild},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

@@ -436,7 +436,7 @@ func render(r *Report, l limits) string {
 
 const mdTemplate = `{{define "counts" -}}
 **{{.Deleted}}** {{if .Dry}}manifests would be deleted{{else}}manifests deleted{{end}}
-{{- if .AlreadyGone}} ({{.AlreadyGone}} already gone){{end}} · **{{.Removed}}** {{if .Dry}}tags would be removed{{else}}tags removed{{end}} · **{{.Kept}}** matching tags kept · **{{.Failed}}** failed
+{{- if .AlreadyGone}} · **{{.AlreadyGone}}** already absent{{end}} · **{{.Removed}}** {{if .Dry}}tags would be removed{{else}}tags removed{{end}} · **{{.Kept}}** matching tags kept · **{{.Failed}}** failed
 {{- if .Refused}} · **{{.Refused}}** refused{{end}}
 {{- if .NotAttempted}} · **{{.NotAttempted}}** not attempted{{end}}
 {{- end}}
@@ -472,7 +472,7 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 | Digest | Kind | Tags |
 | --- | --- | --- |
 {{- range .Deleted}}
-| {{short .Digest}} | {{esc .Kind}}{{if .AlreadyGone}} (already gone){{end}} | {{if not .Tags}}(untagged){{end}}{{range $i, $t := .Tags}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .TagsMore}} … and {{.TagsMore}} more{{end}} |
+| {{short .Digest}} | {{esc .Kind}}{{if .AlreadyGone}} (already absent){{end}} | {{if not .Tags}}(untagged){{end}}{{range $i, $t := .Tags}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .TagsMore}} … and {{.TagsMore}} more{{end}} |
 {{- end}}
 {{- if .DeletedMore}}
 | … and {{.DeletedMore}} more: {{$.More}} | | |

@@ -30,7 +30,7 @@ type OutputDef struct {
 func OutputDefinitions() []OutputDef {
 	return []OutputDef{
 		{Name: "deleted-digests", List: true, value: func(r *Record) any { return r.DeletedDigests },
-			Description: "JSON array of the manifest digests deleted (in a dry run: that would be), each digest once even when deleted from several repositories. A digest already gone when deleted (another run got there first) counts as deleted."},
+			Description: "JSON array of the manifest digests deleted (in a dry run: that would be), each digest once even when deleted from several repositories. A digest already absent when deleted (missing before the run, such as an index child the registry no longer has, or removed by another run first) is not listed: it is counted in the record's `already-gone-count`."},
 		{Name: "deleted-tags", List: true, value: func(r *Record) any { return r.DeletedTags },
 			Description: "JSON array of the tags that no longer exist because of this run (tags of deleted manifests, and tags removed alone), always written `host/repo:tag`, sorted within each repository."},
 		{Name: "deleted-count", value: func(r *Record) any { return r.DeletedCount },

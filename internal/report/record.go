@@ -154,6 +154,9 @@ func Build(r *Report) *Record {
 			}
 			image := s.Name + "@" + d.Digest
 			rr.Deleted = append(rr.Deleted, DeletedManifest{Digest: d.Digest, Image: image, Kind: kind, Tags: nonNil(d.Tags), AlreadyGone: d.AlreadyGone})
+			if d.AlreadyGone {
+				continue // absent already: not deleted by this run
+			}
 			if !seen[d.Digest] {
 				seen[d.Digest] = true
 				rec.DeletedDigests = append(rec.DeletedDigests, d.Digest)

@@ -203,9 +203,13 @@ func summarize(rp *Repository) summary {
 					Digest: rec.Op.Digest, Kind: manDec[rec.Op.Digest].Kind,
 					Tags: tags, AlreadyGone: rec.Outcome == apply.AlreadyGone,
 				})
-				s.DeletedCount++
+				// A manifest the registry no longer had (an index child
+				// missing before the run, or another run first) was not
+				// deleted by this run: it is counted apart.
 				if rec.Outcome == apply.AlreadyGone {
 					s.AlreadyGone++
+				} else {
+					s.DeletedCount++
 				}
 			} else {
 				s.Untagged = append(s.Untagged, rec.Tags...)

@@ -258,11 +258,13 @@ func TestOutputs(t *testing.T) {
 		key  string
 		want any
 	}{
-		{"deleted digests include already gone", baseReport(false, normalRun(false)), "deleted-digests",
-			[]string{dg(4), dg(1), dg(3), dg(2), dg(21), dg(22)}},
+		// pr-3 was absent already: not deleted by this run, counted apart.
+		{"deleted digests leave out the already absent", baseReport(false, normalRun(false)), "deleted-digests",
+			[]string{dg(4), dg(1), dg(2), dg(21), dg(22)}},
+		{"deleted count leaves out the already absent", baseReport(false, normalRun(false)), "deleted-count", "5"},
 		{"deleted tags include untagged", baseReport(false, normalRun(false)), "deleted-tags",
 			[]string{repoName + ":pr-1", repoName + ":pr-2", repoName + ":pr-3", repoName + ":pr-4"}},
-		{"deleted count", baseReport(false, normalRun(false)), "deleted-count", "6"},
+		{"deleted count in a dry run", baseReport(true, normalRun(true)), "deleted-count", "6"},
 		{"dry run flag", baseReport(true, normalRun(true)), "dry-run", "true"},
 		{"stopped: only what was deleted", baseReport(false, stoppedRun()), "deleted-digests", []string{dg(1)}},
 		{"stopped: failed count", baseReport(false, stoppedRun()), "failed-count", "1"},

@@ -118,7 +118,7 @@ func repoLine(dry bool, rr *RepoRecord) string {
 	}
 	fmt.Fprintf(&b, "%s: %d manifests %s", plain(rr.Repository), rr.DeletedCount, verb)
 	if rr.AlreadyGoneCount > 0 {
-		fmt.Fprintf(&b, " (%d already gone)", rr.AlreadyGoneCount)
+		fmt.Fprintf(&b, ", %d already absent", rr.AlreadyGoneCount)
 	}
 	fmt.Fprintf(&b, ", %d tags removed, %d matching tags kept, %d failed", rr.RemovedTagCount, rr.KeptCount, rr.FailedCount)
 	if rr.RefusedCount > 0 {
