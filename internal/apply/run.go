@@ -491,6 +491,7 @@ func (r *runner) do(ctx context.Context, i int) {
 		case <-opCtx.Done():
 		}
 	})()
+	opCtx, resent := transport.WithResent(opCtx)
 	var err error
 	m := r.manifest(op.Digest)
 	switch op.Kind {
@@ -500,6 +501,9 @@ func (r *runner) do(ctx context.Context, i int) {
 		err = r.b.DeleteManifest(opCtx, m)
 	default:
 		err = fmt.Errorf("unknown operation %q", op.Kind)
+	}
+	if errors.Is(err, backend.ErrNotFound) && resent.Load() {
+		err = nil // the lost attempt did it: deleted by this run
 	}
 	r.record(ctx, rec, err)
 }

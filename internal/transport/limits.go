@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +47,22 @@ func (e *WaitError) Is(target error) bool { return target == ErrWaitTooLong || t
 
 type runKey struct{}
 type costKey struct{}
+type resentKey struct{}
+
+// WithResent returns ctx and a flag set when a request is sent again after
+// an attempt whose answer never came (a reset, a timeout): that attempt may
+// have been acted on, so a DELETE's 404 then is this run's own deletion,
+// not a manifest that was already absent.
+func WithResent(ctx context.Context) (context.Context, *atomic.Bool) {
+	f := &atomic.Bool{}
+	return context.WithValue(ctx, resentKey{}, f), f
+}
+
+func markResent(ctx context.Context) {
+	if f, ok := ctx.Value(resentKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
+}
 
 // WithRun returns ctx carrying run, the context of the whole run: waits for
 // pacing and rate limits end when run ends (the request is then not sent)

@@ -273,6 +273,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, &WaitError{Host: host, Until: t.opts.Now().Add(delay), Wait: delay,
 				Why: fmt.Sprintf("%s answered %d, a rate limit, asking to wait", host, resp.StatusCode), Bound: bound}
 		}
+		if err != nil {
+			markResent(ctx)
+		}
 		drop(resp)
 		t.mu.Lock()
 		t.stats.Retries++
