@@ -73,14 +73,15 @@ func readGHState(f *ghpackages.Fake, before *ghState) *ghState {
 // enough untagged version under `untagged`, or with a deleted index.
 func ghModel(s *ghState, p policy) map[string]bool {
 	include, exclude := matcher(p.Tags, p.Regex), matcher(p.Exclude, p.Regex)
-	// An index is as old as its newest manifest, however deep (its own
-	// push time does not count); an image is its version's creation time.
+	// An index is as young as its youngest part, however deep: its newest
+	// manifest's time, or its own push time when that is newer (the plan's
+	// rule); an image is its version's creation time.
 	var age func(d string, depth int) time.Time
 	age = func(d string, depth int) time.Time {
 		if len(s.children[d]) == 0 || depth > 10 {
 			return s.created[d]
 		}
-		var t time.Time
+		t := s.created[d]
 		for _, c := range s.children[d] {
 			if ct := age(c, depth+1); ct.After(t) {
 				t = ct
