@@ -484,7 +484,7 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 > {{range $i, $d := .LeftUntagged}}{{if $i}} {{end}}{{code $d}}{{end}}{{if .LeftUntaggedMore}} … and {{.LeftUntaggedMore}} more{{end}}
 {{end}}
 {{- if .Untagged}}
-#### {{if $.Dry}}Tags a real run would remove{{else}}Tags removed{{end}} (their manifest stays, another tag keeps it)
+#### {{if $.Dry}}Tags a real run would remove{{else}}Tags removed{{end}} (their manifest stays: a kept tag, index or signature still needs it)
 {{range $i, $t := .Untagged}}{{if $i}} {{end}}{{code $t}}{{end}}{{if .UntaggedMore}} … and {{.UntaggedMore}} more: {{$.More}}{{end}}
 {{end}}
 {{- if .Ranking}}
