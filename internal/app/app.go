@@ -229,10 +229,10 @@ func (r *runner) prepare(ctx context.Context, repo string) *sweep {
 		pol.UntagFirstAt = r.env.UntagFirstAt
 	}
 	g, err := b.Discover(ctx, backend.DiscoverOptions{
-		Match:     candidate(pol),
-		Created:   pol.OlderThan > 0 || pol.KeepLatest > 0,
+		Match:     pol.Candidate,
+		Created:   pol.NeedsCreated(),
 		Referrers: pol.DeleteReferrers,
-		Untagged:  pol.Untagged,
+		Untagged:  pol.CoversUntagged(),
 		LastLook:  r.s.Recheck,
 	})
 	if errors.Is(err, backend.ErrRepositoryNotFound) {
@@ -393,15 +393,4 @@ func writeRecord(path string, rec *report.Record) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// candidate reports whether a tag is one the policy might delete, so that
-// discovery reads expensive facts only for those.
-func candidate(pol plan.Policy) func(string) bool {
-	return func(tag string) bool {
-		if pol.Include == nil || !pol.Include.Match(tag) {
-			return false
-		}
-		return pol.Exclude == nil || !pol.Exclude.Match(tag)
-	}
 }

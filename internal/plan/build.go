@@ -16,9 +16,12 @@ type tagState struct {
 	matched     bool // matched Include
 	refName     bool // a referrer tag name (sha256-<hex>[.sig|.att|.sbom])
 	survivor    bool // a deletion candidate every policy rule agreed to
+	// protected: a referrer tag an exclude pattern or keep names.
+	protected bool
 	// rule/reason: why the tag is kept by policy (when !survivor)
 	rule   Rule
 	reason string
+	ref    RuleRef // the retention rule behind rule, or the first covering a survivor
 }
 
 // verdict is a rule and its one-sentence reason.
@@ -45,8 +48,11 @@ type builder struct {
 
 	canDelete bool // some way to delete a manifest exists
 
-	ranking string   // how keep-latest ranked (Plan.Ranking)
-	ignored []string // candidate tags a version ranking could not read (Plan.IgnoredTags)
+	rules       []ruleSpec      // the retention rules that apply to this repository
+	keepDigests map[string]bool // Policy.KeepDigests
+	rankings    []ranked        // how each rule's keep-latest ranked, in rule order
+	ignored     []string        // candidate tags a version ranking could not read (Plan.IgnoredTags)
+	untaggedRef map[string]RuleRef
 }
 
 // Build decides, for every tag and manifest of g, what policy p does to it at
@@ -85,7 +91,13 @@ func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 		isRef:       map[string]bool{},
 		tags:        map[string]*tagState{},
 		ages:        map[string]ageResult{},
+		keepDigests: map[string]bool{},
+		untaggedRef: map[string]RuleRef{},
 		canDelete:   g.Capabilities.DeleteManifest || g.Capabilities.TagsOnly,
+	}
+	b.rules = b.ruleSpecs()
+	for _, d := range p.KeepDigests {
+		b.keepDigests[d] = true
 	}
 	for d, m := range g.Manifests {
 		if m == nil {
@@ -134,179 +146,12 @@ func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 	return b
 }
 
-// ageVerdict returns a keep verdict when OlderThan objects to d, else nil.
-func (b *builder) ageVerdict(d string) *verdict {
-	if b.p.OlderThan <= 0 {
-		return nil
-	}
-	a := b.ageOf(d)
-	t := a.t
-	if t.IsZero() {
-		return &verdict{RuleAgeUnknown, a.unknown + ", so older-than cannot be checked"}
-	}
-	cut := b.now.Add(-b.p.OlderThan)
-	if !t.Before(cut) {
-		return &verdict{RuleTooNew, fmt.Sprintf("created %s, less than %s ago (older-than)", t.UTC().Format(time.RFC3339), fmtDuration(b.p.OlderThan))}
-	}
-	return nil
-}
-
-// decideTags applies Include, Exclude, keep-latest and older-than to tags.
-func (b *builder) decideTags() {
-	var cands []*tagState
-	for t, d := range b.g.Tags {
-		st := &tagState{tag: t, digest: d, matched: matches(b.p.Include, t)}
-		_, st.refName = graph.ParseReferrerTag(t)
-		b.tags[t] = st
-		excluded := matches(b.p.Exclude, t)
-		switch {
-		case st.refName:
-			// Referrers follow their subject; an exclude pattern still protects them.
-			if excluded {
-				st.rule, st.reason = RuleExcluded, "matches exclude-tags"
-			}
-		case !st.matched:
-			st.rule, st.reason = RuleNoMatch, "matches no tags pattern"
-		case excluded:
-			st.rule, st.reason = RuleExcluded, "matches exclude-tags"
-		case b.p.ProtectLatest && t == "latest" && !literal(b.p.Include, t):
-			st.rule, st.reason = RuleProtectLatest, "latest is kept unless a tags pattern names it (protect-latest)"
-		default:
-			st.survivor = true
-			cands = append(cands, st)
-		}
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].tag < cands[j].tag })
-	if b.p.KeepLatest > 0 {
-		b.keepLatest(cands)
-	}
-	for _, st := range cands {
-		if !st.survivor {
-			continue
-		}
-		if v := b.ageVerdict(st.digest); v != nil {
-			st.survivor, st.rule, st.reason = false, v.rule, v.reason
-		}
-	}
-}
-
-// keepLatest keeps the newest KeepLatest images among the candidates; see
-// rankImages for the order. Tags on referrer manifests are not counted.
-func (b *builder) keepLatest(cands []*tagState) {
-	byRoot := map[string]*image{}
-	var imgs []*image
-	var tags []string
-	for _, st := range cands { // sorted by tag, so every image's tags are too
-		if b.isRef[st.digest] {
-			continue
-		}
-		tags = append(tags, st.tag)
-		for _, r := range b.roots(st.digest) {
-			im, ok := byRoot[r]
-			if !ok {
-				im = &image{root: r, index: len(b.man[r].Children) > 0, created: b.age(r)}
-				byRoot[r] = im
-				imgs = append(imgs, im)
-			}
-			im.tags = append(im.tags, st.tag)
-			if r == st.digest {
-				im.rootTag = st.tag
-			}
-		}
-	}
-	if len(imgs) == 0 {
-		return
-	}
-	versions := resolveVersions(tags)
-	byVersion := len(versions) > 0
-	b.ranking = RankCreated
-	if byVersion {
-		b.ranking = RankVersion
-		for _, t := range tags {
-			if versions[t] == nil {
-				b.ignored = append(b.ignored, t)
-			}
-		}
-	}
-	for _, im := range imgs {
-		for _, t := range im.tags {
-			if v := versions[t]; v != nil && (im.version == nil || v.GreaterThan(im.version)) {
-				im.version = v
-			}
-		}
-	}
-	ranked, unranked := rankImages(imgs, byVersion)
-	keep := map[string]verdict{}
-	for i, im := range ranked {
-		if i >= b.p.KeepLatest {
-			break
-		}
-		keep[im.root] = verdict{RuleKeepLatest, fmt.Sprintf("newest image #%d by %s; keep-latest keeps %d", i+1, b.ranking, b.p.KeepLatest)}
-	}
-	for _, im := range unranked {
-		if byVersion {
-			keep[im.root] = verdict{RuleNotVersion, "keep-latest ranks by version and no tag of its image is one, so it cannot be ranked"}
-		} else {
-			keep[im.root] = verdict{RuleAgeUnknown, b.ageOf(im.root).unknown + ", so keep-latest cannot rank it"}
-		}
-	}
-	for _, st := range cands {
-		if b.isRef[st.digest] {
-			continue
-		}
-		// A tag on a manifest that several images share (a platform
-		// manifest in two indexes) is kept when any of them is; a
-		// keep-latest verdict wins over an unranked one.
-		var v *verdict
-		for _, r := range b.roots(st.digest) {
-			if kv, ok := keep[r]; ok && (v == nil || kv.rule == RuleKeepLatest) {
-				v = &kv
-			}
-		}
-		if v != nil {
-			st.survivor, st.rule, st.reason = false, v.rule, v.reason
-		}
-	}
-}
-
-// roots are the images d belongs to: the manifests no index lists that
-// list d, directly or through other indexes, or d itself when no index
-// lists it. Indexes of referrers (OCI fallback tags) are not images of
-// what they list.
-func (b *builder) roots(d string) []string {
-	seen := map[string]bool{d: true}
-	var out []string
-	var walk func(x string)
-	walk = func(x string) {
-		top := true
-		for _, p := range b.parents[x] {
-			if b.isRef[p] {
-				continue
-			}
-			top = false
-			if !seen[p] {
-				seen[p] = true
-				walk(p)
-			}
-		}
-		if top {
-			out = append(out, x)
-		}
-	}
-	walk(d)
-	if len(out) == 0 { // a cycle with no way out: d stands alone
-		out = []string{d}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // keptTags returns the tags on d that block its deletion.
 func (b *builder) keptTags(d string) []*tagState {
 	var out []*tagState
 	for _, t := range b.tagsOf[d] {
 		st := b.tags[t]
-		if (!st.refName && !st.survivor) || (st.refName && st.rule == RuleExcluded && b.p.DeleteReferrers) {
+		if (!st.refName && !st.survivor) || (st.protected && b.p.DeleteReferrers) {
 			out = append(out, st)
 		}
 	}
@@ -331,6 +176,8 @@ func (b *builder) staticBlocks() map[string]verdict {
 			out[d] = verdict{RuleCannotDelete, "this registry cannot delete manifests"}
 		case b.inert(d):
 			out[d] = verdict{RuleCannotDelete, "this registry deletes tags, not manifests; an untagged manifest stays until the registry removes it"}
+		case b.keepDigests[d]:
+			out[d] = verdict{RuleKeep, "the policy's keep names its digest"}
 		case len(kt) > 0:
 			out[d] = keptTagVerdict(kt)
 		case b.isRef[d] && !b.p.DeleteReferrers:
@@ -385,7 +232,7 @@ func (b *builder) orphan(d, s string) (verdict, bool) {
 // seeds are the manifests the policy itself asks to delete, with why; noSeed
 // records why an untagged manifest was not a seed.
 func (b *builder) seeds(static map[string]verdict) ([]string, map[string]verdict, map[string]verdict) {
-	var seeds []string
+	var seeds, untagged []string
 	why := map[string]verdict{}
 	noSeed := map[string]verdict{}
 	for _, d := range b.digests {
@@ -409,15 +256,20 @@ func (b *builder) seeds(static map[string]verdict) ([]string, map[string]verdict
 			// Not statically blocked: every tag is a surviving candidate.
 			seeds = append(seeds, d)
 			why[d] = verdict{RuleMatch, fmt.Sprintf("every tag on it (%s) matched and no rule keeps it", quoteTagNames(tags))}
-		case b.man[d].Listed && b.p.Untagged:
-			if v := b.ageVerdict(d); v != nil {
-				noSeed[d] = *v
-				continue
-			}
-			seeds = append(seeds, d)
-			why[d] = verdict{RuleUntagged, "no tag names it and untagged is on"}
+		case b.man[d].Listed && b.coversUntagged():
+			untagged = append(untagged, d)
 		}
 	}
+	keep := b.untaggedVerdicts(untagged)
+	for _, d := range untagged {
+		if v, ok := keep[d]; ok {
+			noSeed[d] = v
+			continue
+		}
+		seeds = append(seeds, d)
+		why[d] = verdict{RuleUntagged, "no tag names it and untagged is on"}
+	}
+	sort.Strings(seeds)
 	return seeds, why, noSeed
 }
 
@@ -528,7 +380,7 @@ func (b *builder) keepVerdict(d string, static, dyn, noSeed map[string]verdict) 
 	switch {
 	case !b.man[d].Listed:
 		return verdict{RuleUntaggedOff, "no tag names it and the registry did not list it, so what uses it is unknown"}
-	case !b.p.Untagged:
+	case !b.coversUntagged():
 		return verdict{RuleUntaggedOff, "no tag names it and untagged is off"}
 	}
 	return verdict{RuleUntaggedOff, "no tag names it"}
@@ -565,8 +417,9 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		st := b.tags[t]
 		td := TagDecision{Tag: t, Digest: st.digest, Matched: st.matched}
 		mv := manV[st.digest]
+		td.RuleRef = st.ref
 		switch {
-		case st.refName && st.rule == RuleExcluded:
+		case st.protected:
 			td.Action, td.Rule, td.Reason = Keep, st.rule, st.reason
 		case del[st.digest] && st.survivor:
 			td.Action, td.Rule, td.Reason = Delete, RuleMatch, "matched, no rule keeps it, and its image is deleted"
@@ -620,6 +473,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		}
 		v := manV[d]
 		md.Rule, md.Reason = v.rule, v.reason
+		md.RuleRef = b.manifestRef(d, del[d])
 		if del[d] {
 			md.Action = Delete
 			md.Phase = renumber[1+levels[d]]
@@ -628,7 +482,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 	}
 	pl.Warnings = append(b.warnings(del), b.unprovenOrphans(manV)...)
 	pl.probeForSchedule = b.g.Capabilities.Untag == graph.Unknown && pl.wouldUntagFirst(b.p.UntagFirstAt)
-	pl.Ranking, pl.IgnoredTags = b.ranking, b.ignored
+	pl.Ranking, pl.IgnoredTags = b.ranking(), b.ignored
 	return pl
 }
 
@@ -693,7 +547,7 @@ func (b *builder) warnings(del map[string]bool) []string {
 		}
 		w = append(w, msg)
 	}
-	if b.p.Untagged && !c.ListUntagged {
+	if b.coversUntagged() && !c.ListUntagged {
 		w = append(w, "untagged: this registry cannot list untagged manifests; nothing untagged was deleted")
 	}
 	if !b.p.DeleteReferrers {
@@ -705,34 +559,6 @@ func (b *builder) warnings(del map[string]bool) []string {
 		}
 		if n > 0 {
 			w = append(w, fmt.Sprintf("delete-referrers is off: %d referrer(s) (signatures, attestations, SBOMs) of deleted images stay and will point at missing images", n))
-		}
-	}
-	return w
-}
-
-// patternWarnings names every tags and exclude-tags pattern that matches
-// no tag here: most are typos, and an exclude pattern that matches nothing
-// protects nothing. A repository without tags gets one warning instead of
-// one per pattern.
-func (b *builder) patternWarnings() []string {
-	if b.p.Include == nil || len(b.p.Include.Patterns()) == 0 {
-		return nil
-	}
-	if len(b.g.Tags) == 0 {
-		return []string{"this repository has no tags: no tags pattern can match"}
-	}
-	tags := make([]string, 0, len(b.g.Tags))
-	for t := range b.g.Tags {
-		tags = append(tags, t)
-	}
-	sort.Strings(tags)
-	var w []string
-	for _, p := range b.p.Include.Unmatched(tags) {
-		w = append(w, fmt.Sprintf("tags pattern %q matches no tag in this repository", p))
-	}
-	if b.p.Exclude != nil {
-		for _, p := range b.p.Exclude.Unmatched(tags) {
-			w = append(w, fmt.Sprintf("exclude-tags pattern %q matches no tag in this repository: it protects nothing here", p))
 		}
 	}
 	return w

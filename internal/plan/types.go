@@ -1,12 +1,22 @@
 package plan
 
 import (
+	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/regsweep/regsweep/internal/graph"
 )
 
 // Policy is what the user asked for, already validated.
+//
+// The retention rule is either the single rule of the inputs (Include,
+// Exclude, KeepLatest, OlderThan, Untagged) or, when Rules is set, a rule
+// set (the `policy` input): then the single-rule fields are ignored, a tag
+// or untagged manifest is in scope when at least one rule covers it, and it
+// goes only when every rule covering it would delete it and Keep names
+// neither it nor its digest. DeleteReferrers, ProtectLatest and the graph
+// rules apply to the result either way.
 type Policy struct {
 	Include         Matcher       // tags to delete (the `tags` input)
 	Exclude         Matcher       // tags never deleted (`exclude-tags`); may be nil
@@ -25,6 +35,87 @@ type Policy struct {
 	// ProtectLatest keeps the tag `latest` unless an Include pattern names
 	// it literally (`protect-latest`, on by default).
 	ProtectLatest bool
+
+	// Rules, when not empty, replace the single rule above.
+	Rules []RetentionRule
+	// Keep names tags (Keep) and manifests (KeepDigests) no rule may
+	// delete: the policy's top-level `keep`.
+	Keep        Matcher
+	KeepDigests []string
+}
+
+// RetentionRule is one rule of a rule set (the `policy` input).
+type RetentionRule struct {
+	Name    string  // optional, shown beside the decisions it makes
+	Include Matcher // tags the rule covers; nil or empty: none
+	Exclude Matcher // tags taken out of the rule's scope
+	// GroupBy splits the covered tags into groups (tags whose capture
+	// groups are equal), each ranked on its own by KeepLatest. nil: one group.
+	GroupBy    *regexp.Regexp
+	KeepLatest int           // keep the newest N images (per group; of untagged ones with Untagged)
+	OlderThan  time.Duration // delete only what was created before now-OlderThan
+	Untagged   bool          // the rule also covers untagged manifests
+	// Repositories limits the rule to the swept repositories it matches
+	// (the whole name, or the path after the host); nil: every one.
+	Repositories Matcher
+}
+
+// Candidate reports whether some rule may delete tag, so that discovery
+// reads expensive facts only for those. It ignores keep-latest, ages and
+// the repository filter: a superset costs requests, never a deletion.
+func (p Policy) Candidate(tag string) bool {
+	for _, r := range p.retention() {
+		if matches(r.Include, tag) && !matches(r.Exclude, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsCreated reports whether some rule reads ages (keep-latest, older-than).
+func (p Policy) NeedsCreated() bool {
+	for _, r := range p.retention() {
+		if r.KeepLatest > 0 || r.OlderThan > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// CoversUntagged reports whether some rule covers untagged manifests.
+func (p Policy) CoversUntagged() bool {
+	for _, r := range p.retention() {
+		if r.Untagged {
+			return true
+		}
+	}
+	return false
+}
+
+// retention is the rule set in force: Rules, or the single rule of the inputs.
+func (p Policy) retention() []RetentionRule {
+	if len(p.Rules) > 0 {
+		return p.Rules
+	}
+	return []RetentionRule{{Include: p.Include, Exclude: p.Exclude, KeepLatest: p.KeepLatest, OlderThan: p.OlderThan, Untagged: p.Untagged}}
+}
+
+// RuleRef names the retention rule behind a decision: its 1-based index in
+// the policy and its name. Zero (index 0) under the single rule of the inputs.
+type RuleRef struct {
+	RuleIndex int    `json:"ruleIndex,omitempty"`
+	RuleName  string `json:"ruleName,omitempty"`
+}
+
+// By names the rule for people: "rule 2 (releases)", "" for the inputs.
+func (r RuleRef) By() string {
+	switch {
+	case r.RuleIndex == 0:
+		return ""
+	case r.RuleName == "":
+		return fmt.Sprintf("rule %d", r.RuleIndex)
+	}
+	return fmt.Sprintf("rule %d (%s)", r.RuleIndex, r.RuleName)
 }
 
 // Action is what happens to a tag or a manifest.
@@ -70,6 +161,11 @@ const (
 	// not proven gone from this repository (not looked up, or it may live
 	// in another repository): kept.
 	RuleOrphanUnproven Rule = "orphan-unproven"
+	// RuleKeep: named, by tag or digest, by the policy's top-level keep.
+	RuleKeep Rule = "keep"
+	// RuleNoGroup: a rule's group-by does not match the tag, so its
+	// keep-latest cannot count it in a group: kept.
+	RuleNoGroup Rule = "no-group"
 )
 
 // TagDecision is the decision for one tag in the repository.
@@ -80,6 +176,9 @@ type TagDecision struct {
 	Action  Action `json:"action"`  // Delete: goes with its manifest; Untag; Keep
 	Rule    Rule   `json:"rule"`
 	Reason  string `json:"reason"` // one sentence for the summary
+	// RuleRef: the retention rule that kept the tag (the first that would
+	// keep it), or, for a deleted tag, the first rule covering it.
+	RuleRef
 }
 
 // ManifestDecision is the decision for one manifest.
@@ -90,6 +189,7 @@ type ManifestDecision struct {
 	Action  Action     `json:"action"` // Delete or Keep
 	Rule    Rule       `json:"rule"`
 	Reason  string     `json:"reason"`
+	RuleRef            // the retention rule behind an untagged manifest's decision
 	Created time.Time  `json:"created,omitzero"`
 	// Phase orders deletions: every manifest is deleted in an earlier phase
 	// than anything it references (referrers before subjects, indexes before

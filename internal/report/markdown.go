@@ -495,7 +495,7 @@ keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not r
 | Tag | Digest | Rule | Why |
 | --- | --- | --- | --- |
 {{- range .Kept}}
-| {{code .Tag}} | {{short .Digest}} | {{code .Rule}} | {{esc .Reason}} |
+| {{code .Tag}} | {{short .Digest}} | {{code .Rule}}{{if .By}} · {{esc .By}}{{end}} | {{esc .Reason}} |
 {{- end}}
 {{- template "more" (more .KeptMore $.More)}}
 {{end}}

@@ -67,7 +67,9 @@ type KeptTag struct {
 	Tag        string `json:"tag"`
 	Digest     string `json:"digest"`
 	Rule       string `json:"rule"`
-	Reason     string `json:"reason"`
+	// By names the retention rule of a `policy` that kept it ("rule 2 (releases)").
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // summary is the derived view of one repository both renderers use.
@@ -158,7 +160,7 @@ func summarize(rp *Repository) summary {
 		// Matching tags the plan itself kept.
 		for _, td := range rp.Plan.Tags {
 			if td.Matched && td.Action == plan.Keep {
-				s.Kept = append(s.Kept, KeptTag{Tag: td.Tag, Digest: td.Digest, Rule: string(td.Rule), Reason: td.Reason})
+				s.Kept = append(s.Kept, KeptTag{Tag: td.Tag, Digest: td.Digest, Rule: string(td.Rule), By: td.By(), Reason: td.Reason})
 			}
 		}
 	}
