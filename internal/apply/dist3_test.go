@@ -180,7 +180,7 @@ func TestRunDist3(t *testing.T) {
 		g2, pl2 := p.graphAndPlan(reg.Host + "/" + repo)
 		pl2.Phases = pl2.Phases[1:]
 		res2 := Run(ctx, b, g2, pl2, Options{})
-		if n := res2.Count(AlreadyGone); n != 4 || res2.Stopped != nil {
+		if n := countOutcome(res2, AlreadyGone); n != 4 || res2.Stopped != nil {
 			t.Errorf("second run: %v, stopped %v", outcomes(res2), res2.Stopped)
 		}
 	})

@@ -107,8 +107,18 @@ func (s *ghSweep) run(t *testing.T, ctx context.Context) *apply.Result {
 	return apply.Run(ctx, b, g, p, s.opts)
 }
 
+// outcomes counts the records by outcome.
+func outcomes(res *apply.Result) map[apply.Outcome]int {
+	n := map[apply.Outcome]int{}
+	for _, rec := range res.Records {
+		n[rec.Outcome]++
+	}
+	return n
+}
+
 func count(res *apply.Result) string {
-	return fmt.Sprintf("deleted %d, failed %d, not attempted %d", res.Count(apply.Deleted), res.Count(apply.Failed), res.Count(apply.NotAttempted))
+	n := outcomes(res)
+	return fmt.Sprintf("deleted %d, failed %d, not attempted %d", n[apply.Deleted], n[apply.Failed], n[apply.NotAttempted])
 }
 
 // 45 deletions at concurrency 64 and 3 a second, no rate limit in sight:
@@ -119,7 +129,7 @@ func TestGitHubQueuedBehindPacerDoesNotFail(t *testing.T) {
 	s.fake.SetPointsBudget(0, "")
 	s.opts = apply.Options{Concurrency: 64, InFlightGrace: 200 * time.Millisecond}
 	res := s.run(t, t.Context())
-	if res.Count(apply.Deleted) != 45 || res.Stopped != nil {
+	if outcomes(res)[apply.Deleted] != 45 || res.Stopped != nil {
 		t.Fatalf("%s, stopped %v; want 45 deleted", count(res), res.Stopped)
 	}
 }
@@ -131,7 +141,7 @@ func TestGitHubRetryAfter55IsWaited(t *testing.T) {
 	s.fake.SetSecondaryLimitEvery(5, "55")
 	s.opts = apply.Options{Concurrency: 16, InFlightGrace: 200 * time.Millisecond}
 	res := s.run(t, t.Context())
-	if res.Count(apply.Deleted) != 12 || res.Stopped != nil {
+	if outcomes(res)[apply.Deleted] != 12 || res.Stopped != nil {
 		t.Fatalf("%s, stopped %v; want 12 deleted", count(res), res.Stopped)
 	}
 	if w := s.tr.Stats().Waited; w < 55*time.Second {
@@ -151,7 +161,7 @@ func TestGitHubPrimaryResetFarAwayStops(t *testing.T) {
 	if res.Stopped == nil || !strings.Contains(res.Stopped.Error(), "run again after "+reset) {
 		t.Fatalf("stopped = %v, want the reset time %s", res.Stopped, reset)
 	}
-	if res.Count(apply.Failed) != 0 || res.Count(apply.Deleted) != 5 || res.Count(apply.NotAttempted) != 5 {
+	if outcomes(res)[apply.Failed] != 0 || outcomes(res)[apply.Deleted] != 5 || outcomes(res)[apply.NotAttempted] != 5 {
 		t.Fatalf("%s; want 5 deleted, 5 not attempted, 0 failed", count(res))
 	}
 	left := len(s.fake.Digests("acme", "app"))
@@ -179,7 +189,7 @@ func TestGitHubPacingNoRefusals(t *testing.T) {
 			start := s.clock.Now()
 			res := s.run(t, t.Context())
 			took := s.clock.Now().Sub(start)
-			if res.Count(apply.Deleted) != n || res.Stopped != nil {
+			if outcomes(res)[apply.Deleted] != n || res.Stopped != nil {
 				t.Fatalf("%s, stopped %v", count(res), res.Stopped)
 			}
 			if d := s.fake.SecondaryDenied(); d != 0 {

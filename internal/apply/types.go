@@ -42,17 +42,6 @@ type Result struct {
 	LeftUntagged []string `json:"leftUntagged,omitempty"`
 }
 
-// Count returns how many records have outcome o.
-func (r *Result) Count(o Outcome) int {
-	n := 0
-	for _, rec := range r.Records {
-		if rec.Outcome == o {
-			n++
-		}
-	}
-	return n
-}
-
 // Gone reports whether the op's target no longer exists because of (or
 // during) this run: deleted, untagged or already gone.
 func (o Outcome) Gone() bool {

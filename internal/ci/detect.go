@@ -5,12 +5,6 @@ import (
 	"strings"
 )
 
-// Outputs is implemented by every provider here: the outputs a run set, for
-// the app's --json mode and for tests.
-type Outputs interface {
-	Outputs() map[string]string
-}
-
 // Detect picks the provider from the environment the CI sets:
 // GITHUB_ACTIONS=true, GITLAB_CI=true, CI_SYSTEM_NAME=woodpecker (checked
 // before DRONE, which Woodpecker also sets for compatibility), DRONE=true;

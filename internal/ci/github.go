@@ -13,10 +13,9 @@ import (
 // GITHUB_OUTPUT file, the job summary to GITHUB_STEP_SUMMARY, masks and log
 // groups as workflow commands on stdout.
 type GitHub struct {
-	env     func(string) string
-	stdout  io.Writer
-	gha     *githubactions.Action
-	outputs map[string]string
+	env    func(string) string
+	stdout io.Writer
+	gha    *githubactions.Action
 }
 
 // NewGitHub returns the GitHub Actions provider. env is the environment
@@ -26,10 +25,9 @@ func NewGitHub(env func(string) string, stdout, stderr io.Writer) *GitHub {
 	_ = stderr // the runner reads commands from stdout only; keep one ordered log
 	w := quietWriter{stdout}
 	return &GitHub{
-		env:     env,
-		stdout:  w,
-		gha:     githubactions.New(githubactions.WithGetenv(env), githubactions.WithWriter(w)),
-		outputs: map[string]string{},
+		env:    env,
+		stdout: w,
+		gha:    githubactions.New(githubactions.WithGetenv(env), githubactions.WithWriter(w)),
 	}
 }
 
@@ -101,7 +99,6 @@ func (g *GitHub) SetOutput(o Output) error {
 	if err != nil {
 		return err
 	}
-	g.outputs[name] = normalizeValue(value)
 	path := g.env("GITHUB_OUTPUT")
 	if path == "" {
 		_, _ = io.WriteString(g.stdout, neutralizeCommands(entry))
@@ -112,9 +109,6 @@ func (g *GitHub) SetOutput(o Output) error {
 	}
 	return nil
 }
-
-// Outputs returns the outputs set so far (values as the runner reads them).
-func (g *GitHub) Outputs() map[string]string { return copyMap(g.outputs) }
 
 // Summary appends markdown to GITHUB_STEP_SUMMARY as is (not through
 // AddStepSummaryTemplate, which html-escapes); without it, prints it.
@@ -183,12 +177,4 @@ func (g *GitHub) RecordFile(given string) (string, string) {
 // Errorf writes ::error:: with %, \r and \n escaped as the runner expects.
 func (g *GitHub) Errorf(format string, args ...any) {
 	g.gha.Errorf("%s", fmt.Sprintf(format, args...))
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -15,11 +15,10 @@ import (
 // own registry and job credentials as defaults, outputs as a dotenv report,
 // the summary as a markdown file (and in the log), collapsible sections.
 type GitLab struct {
-	env     func(string) string
-	stdout  io.Writer
-	now     func() time.Time
-	outputs map[string]string
-	dotenv  map[string]string // the outputs fit for the dotenv report
+	env    func(string) string
+	stdout io.Writer
+	now    func() time.Time
+	dotenv map[string]string // the outputs fit for the dotenv report
 	// sections is the stack of open section names, for EndGroup.
 	sections []string
 	seq      int
@@ -29,7 +28,7 @@ type GitLab struct {
 // so the job log keeps its order.
 func NewGitLab(env func(string) string, stdout, stderr io.Writer) *GitLab {
 	_ = stderr
-	return &GitLab{env: env, stdout: stdout, now: time.Now, outputs: map[string]string{}, dotenv: map[string]string{}}
+	return &GitLab{env: env, stdout: stdout, now: time.Now, dotenv: map[string]string{}}
 }
 
 // Name implements Provider.
@@ -80,7 +79,6 @@ func (g *GitLab) SetOutput(o Output) error {
 	if err := checkOutputName(o.Name); err != nil {
 		return err
 	}
-	g.outputs[o.Name] = o.Value
 	if o.List {
 		return nil
 	}
@@ -91,9 +89,6 @@ func (g *GitLab) SetOutput(o Output) error {
 	}
 	return nil
 }
-
-// Outputs returns the outputs set so far.
-func (g *GitLab) Outputs() map[string]string { return copyMap(g.outputs) }
 
 // Summary prints the markdown to the job log and appends it to
 // REGSWEEP_SUMMARY_FILE (default regsweep-summary.md in CI_PROJECT_DIR), for

@@ -11,16 +11,15 @@ import (
 // settings package's business), outputs and the summary on stdout, log
 // lines on stderr so stdout can be piped.
 type Terminal struct {
-	env     func(string) string
-	stdout  io.Writer
-	stderr  io.Writer
-	json    bool
-	outputs map[string]string
+	env    func(string) string
+	stdout io.Writer
+	stderr io.Writer
+	json   bool
 }
 
 // NewTerminal returns the terminal provider.
 func NewTerminal(env func(string) string, stdout, stderr io.Writer) *Terminal {
-	return &Terminal{env: env, stdout: stdout, stderr: stderr, outputs: map[string]string{}}
+	return &Terminal{env: env, stdout: stdout, stderr: stderr}
 }
 
 // Name implements Provider.
@@ -47,13 +46,12 @@ func (t *Terminal) Mask(string) {}
 // stdout holds only what WriteJSON prints.
 func (t *Terminal) SetJSON(on bool) { t.json = on }
 
-// SetOutput records the output. A person at a terminal reads the summary;
+// SetOutput only checks the name. A person at a terminal reads the summary;
 // a script asks for --json and gets every output from WriteJSON.
 func (t *Terminal) SetOutput(o Output) error {
 	if err := checkOutputName(o.Name); err != nil {
 		return err
 	}
-	t.outputs[o.Name] = o.Value
 	return nil
 }
 
@@ -65,9 +63,6 @@ func (t *Terminal) RecordFile(given string) (string, string) { return given, giv
 func (t *Terminal) Noticef(format string, args ...any) {
 	fmt.Fprintf(t.stderr, format+"\n", args...)
 }
-
-// Outputs returns the outputs set so far.
-func (t *Terminal) Outputs() map[string]string { return copyMap(t.outputs) }
 
 // WriteJSON prints v (the run's record) as one JSON object on stdout.
 func (t *Terminal) WriteJSON(v any) error {

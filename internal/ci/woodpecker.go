@@ -84,9 +84,6 @@ func (w *Woodpecker) SetOutput(o Output) error {
 	return nil
 }
 
-// Outputs returns the outputs set so far.
-func (w *Woodpecker) Outputs() map[string]string { return copyMap(w.outputs) }
-
 // Summary prints the markdown to the log.
 func (w *Woodpecker) Summary(markdown string) error {
 	if !strings.HasSuffix(markdown, "\n") {

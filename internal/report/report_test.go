@@ -506,3 +506,20 @@ func TestRankingLine(t *testing.T) {
 		t.Errorf("keep-latest off, yet the summary speaks of a ranking:\n%s", md)
 	}
 }
+
+// Text renders the lines as plain text, one per line (the terminal form),
+// for snapshots.
+func Text(r *Report) string {
+	var b strings.Builder
+	for _, l := range Lines(r, Build(r)) {
+		switch l.Level {
+		case Error:
+			b.WriteString("error: ")
+		case Warning:
+			b.WriteString("warning: ")
+		}
+		b.WriteString(l.Text)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

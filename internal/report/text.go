@@ -175,22 +175,6 @@ func resultLine(r *Report, rec *Record) string {
 	return b.String()
 }
 
-// Text renders the lines as plain text, one per line (the terminal form).
-func Text(r *Report) string {
-	var b strings.Builder
-	for _, l := range Lines(r, Build(r)) {
-		switch l.Level {
-		case Error:
-			b.WriteString("error: ")
-		case Warning:
-			b.WriteString("warning: ")
-		}
-		b.WriteString(l.Text)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // plain drops control characters (newlines included) from s.
 func plain(s string) string {
 	return strings.Map(func(r rune) rune {

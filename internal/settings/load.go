@@ -433,11 +433,3 @@ func (f *flagValue) Set(v string) error {
 }
 
 func (f *flagValue) IsBoolFlag() bool { return f.def.Kind == KindBool }
-
-// WithTimeout returns ctx bounded by the timeout setting (none when 0).
-func (s *Settings) WithTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.Timeout <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, s.Timeout)
-}
