@@ -229,11 +229,14 @@ func (r *runner) prepare(ctx context.Context, repo string) *sweep {
 		pol.UntagFirstAt = r.env.UntagFirstAt
 	}
 	g, err := b.Discover(ctx, backend.DiscoverOptions{
-		Match:     pol.Candidate,
-		Created:   pol.NeedsCreated(),
-		Referrers: pol.DeleteReferrers,
-		Untagged:  pol.CoversUntagged(),
-		LastLook:  r.s.Recheck,
+		Match:   pol.Candidate,
+		Created: pol.NeedsCreated(),
+		// Only age-from: created asks a backend that reports push times
+		// to read the images' own creation times as well.
+		ImageCreated: pol.NeedsImageCreated(),
+		Referrers:    pol.DeleteReferrers,
+		Untagged:     pol.CoversUntagged(),
+		LastLook:     r.s.Recheck,
 	})
 	if errors.Is(err, backend.ErrRepositoryNotFound) {
 		out.Err = fmt.Errorf("the repository does not exist on the registry: check its spelling and path (%w)", err)

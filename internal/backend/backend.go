@@ -60,9 +60,14 @@ type DiscoverOptions struct {
 	// read expensive facts (creation time, referrers) only for manifests
 	// with at least one matching tag, and for index children of those.
 	Match func(tag string) bool
-	// Created: read creation times of matching manifests (older-than, or
-	// keep-latest over tags that are not all semantic versions).
+	// Created: ages of matching manifests are needed (older-than, or
+	// keep-latest over tags that are not all semantic versions): read their
+	// creation times where the backend reports no push times.
 	Created bool
+	// ImageCreated: the ages must be the images' own creation times
+	// (age-from: created), so a backend that reports push times reads the
+	// creation times too where it can.
+	ImageCreated bool
 	// Referrers: find referrers of matching manifests (delete-referrers).
 	Referrers bool
 	// Untagged: list manifests no tag names, where the backend can.

@@ -27,15 +27,25 @@ const (
 
 // Manifest is one manifest in the repository, keyed by digest.
 type Manifest struct {
-	Digest       string    `json:"digest"`
-	MediaType    string    `json:"mediaType,omitempty"`
-	ArtifactType string    `json:"artifactType,omitempty"`
-	Kind         Kind      `json:"kind"`
-	Tags         []string  `json:"tags,omitempty"`     // sorted; filled by Graph.Finish
-	Children     []string  `json:"children,omitempty"` // index entries (digests), in index order
-	Subject      string    `json:"subject,omitempty"`  // digest this manifest refers to (referrers)
-	Created      time.Time `json:"created,omitzero"`   // zero when unknown
-	Platform     string    `json:"platform,omitempty"` // "linux/arm64" for an index child, informational
+	Digest       string   `json:"digest"`
+	MediaType    string   `json:"mediaType,omitempty"`
+	ArtifactType string   `json:"artifactType,omitempty"`
+	Kind         Kind     `json:"kind"`
+	Tags         []string `json:"tags,omitempty"`     // sorted; filled by Graph.Finish
+	Children     []string `json:"children,omitempty"` // index entries (digests), in index order
+	Subject      string   `json:"subject,omitempty"`  // digest this manifest refers to (referrers)
+	// Created is the image's own creation time (its config's `created`,
+	// or the org.opencontainers.image.created annotation); zero when unknown.
+	Created time.Time `json:"created,omitzero"`
+	// Pushed is when the registry says this manifest was last pushed (a
+	// GitHub Packages version's updated_at, Docker Hub's tag_last_pushed);
+	// zero when the backend does not say (Capabilities.PushTimes).
+	Pushed time.Time `json:"pushed,omitzero"`
+	// Pulled is when the registry says this manifest was last pulled
+	// (Docker Hub's tag_last_pulled); zero when never pulled, or when the
+	// backend does not say (Capabilities.PullTimes tells which).
+	Pulled   time.Time `json:"pulled,omitzero"`
+	Platform string    `json:"platform,omitempty"` // "linux/arm64" for an index child, informational
 	// ID is the backend's own identifier when it deletes by something other
 	// than the digest (a GitHub Packages version id).
 	ID string `json:"id,omitempty"`
@@ -79,6 +89,12 @@ type Capabilities struct {
 	// Packages, Docker Hub), so listing again just before deleting costs a
 	// few pages, not a request per tag.
 	ListsDigests bool `json:"listsDigests,omitempty"`
+	// PushTimes: the backend reports when each manifest was pushed
+	// (Manifest.Pushed), apart from the image's own creation time.
+	PushTimes bool `json:"pushTimes,omitempty"`
+	// PullTimes: the backend reports when each manifest was last pulled
+	// (Manifest.Pulled), so a zero time means never pulled.
+	PullTimes bool `json:"pullTimes,omitempty"`
 }
 
 // MaxNesting bounds how deep backends read indexes inside indexes; deeper

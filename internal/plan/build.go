@@ -44,7 +44,7 @@ type builder struct {
 	subject     map[string]string          // referrer -> subject ("" when unknown)
 	isRef       map[string]bool
 	tags        map[string]*tagState
-	ages        map[string]ageResult // memo of ageOf
+	ages        map[ageKey]ageResult // memo of ageOf
 
 	canDelete bool // some way to delete a manifest exists
 
@@ -90,7 +90,7 @@ func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 		subject:     map[string]string{},
 		isRef:       map[string]bool{},
 		tags:        map[string]*tagState{},
-		ages:        map[string]ageResult{},
+		ages:        map[ageKey]ageResult{},
 		keepDigests: map[string]bool{},
 		untaggedRef: map[string]RuleRef{},
 		canDelete:   g.Capabilities.DeleteManifest || g.Capabilities.TagsOnly,
@@ -467,13 +467,14 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 
 	for _, d := range b.digests {
 		m := b.man[d]
-		md := ManifestDecision{Digest: d, Kind: m.Kind, Tags: b.tagsOf[d], Created: b.age(d), Action: Keep}
+		md := ManifestDecision{Digest: d, Kind: m.Kind, Tags: b.tagsOf[d], Action: Keep}
 		if md.Kind == "" {
 			md.Kind = graph.KindUnknown
 		}
 		v := manV[d]
 		md.Rule, md.Reason = v.rule, v.reason
 		md.RuleRef = b.manifestRef(d, del[d])
+		md.Age, md.AgeSource = b.shownAge(d, md.RuleRef)
 		if del[d] {
 			md.Action = Delete
 			md.Phase = renumber[1+levels[d]]
@@ -550,6 +551,7 @@ func (b *builder) warnings(del map[string]bool) []string {
 	if b.coversUntagged() && !c.ListUntagged {
 		w = append(w, "untagged: this registry cannot list untagged manifests; nothing untagged was deleted")
 	}
+	w = append(w, b.timeWarnings()...)
 	if !b.p.DeleteReferrers {
 		n := 0
 		for _, d := range b.digests {

@@ -7,7 +7,7 @@ import (
 
 // ranked is how one rule's keep-latest ranked one group of images.
 type ranked struct {
-	how string // RankVersion or RankCreated
+	how string // RankVersion, RankCreated or RankPushed
 	ref RuleRef
 }
 
@@ -16,7 +16,7 @@ type ranked struct {
 // It returns the verdict for every tag it keeps, how it ranked ("" when
 // there was nothing to rank) and the candidate tags a version ranking
 // could not read.
-func (b *builder) keepLatest(cands []*tagState, n int) (map[string]verdict, string, []string) {
+func (b *builder) keepLatest(cands []*tagState, n int, from AgeFrom) (map[string]verdict, string, []string) {
 	byRoot := map[string]*image{}
 	var imgs []*image
 	var tags []string
@@ -28,7 +28,7 @@ func (b *builder) keepLatest(cands []*tagState, n int) (map[string]verdict, stri
 		for _, r := range b.roots(st.digest) {
 			im, ok := byRoot[r]
 			if !ok {
-				im = &image{root: r, index: len(b.man[r].Children) > 0, created: b.age(r)}
+				im = &image{root: r, index: len(b.man[r].Children) > 0, created: b.age(r, from)}
 				byRoot[r] = im
 				imgs = append(imgs, im)
 			}
@@ -43,7 +43,7 @@ func (b *builder) keepLatest(cands []*tagState, n int) (map[string]verdict, stri
 	}
 	versions := resolveVersions(tags)
 	byVersion := len(versions) > 0
-	ranking := RankCreated
+	ranking := b.timeRanking(from)
 	var ignored []string
 	if byVersion {
 		ranking = RankVersion
@@ -72,7 +72,7 @@ func (b *builder) keepLatest(cands []*tagState, n int) (map[string]verdict, stri
 		if byVersion {
 			keep[im.root] = verdict{RuleNotVersion, "keep-latest ranks by version and no tag of its image is one, so it cannot be ranked"}
 		} else {
-			keep[im.root] = verdict{RuleAgeUnknown, b.ageOf(im.root).unknown + ", so keep-latest cannot rank it"}
+			keep[im.root] = verdict{RuleAgeUnknown, b.ageOf(im.root, from).unknown + ", so keep-latest cannot rank it"}
 		}
 	}
 	out := map[string]verdict{}
@@ -102,7 +102,7 @@ func (b *builder) keepLatest(cands []*tagState, n int) (map[string]verdict, stri
 // their index count as images of their own until it arrives. A manifest
 // of the set inside a tagged image is left to the graph rules. Images of
 // unknown age are kept and not counted.
-func (b *builder) keepLatestUntagged(untagged []string, n int) map[string]verdict {
+func (b *builder) keepLatestUntagged(untagged []string, n int, from AgeFrom) map[string]verdict {
 	in := map[string]bool{}
 	for _, d := range untagged {
 		in[d] = true
@@ -122,7 +122,7 @@ func (b *builder) keepLatestUntagged(untagged []string, n int) map[string]verdic
 		imagesOf[d] = rs
 		for _, r := range rs {
 			if _, ok := byRoot[r]; !ok {
-				im := &image{root: r, index: len(b.man[r].Children) > 0, created: b.age(r)}
+				im := &image{root: r, index: len(b.man[r].Children) > 0, created: b.age(r, from)}
 				byRoot[r] = im
 				imgs = append(imgs, im)
 			}
@@ -134,10 +134,10 @@ func (b *builder) keepLatestUntagged(untagged []string, n int) map[string]verdic
 		if i >= n {
 			break
 		}
-		keep[im.root] = verdict{RuleKeepLatest, fmt.Sprintf("newest untagged image #%d by creation time; keep-latest keeps %d", i+1, n)}
+		keep[im.root] = verdict{RuleKeepLatest, fmt.Sprintf("newest untagged image #%d by %s; keep-latest keeps %d", i+1, b.timeRanking(from), n)}
 	}
 	for _, im := range unranked {
-		keep[im.root] = verdict{RuleAgeUnknown, b.ageOf(im.root).unknown + ", so keep-latest cannot rank it"}
+		keep[im.root] = verdict{RuleAgeUnknown, b.ageOf(im.root, from).unknown + ", so keep-latest cannot rank it"}
 	}
 	out := map[string]verdict{}
 	for _, d := range untagged {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/regsweep/regsweep/internal/graph"
 )
@@ -61,23 +60,6 @@ func (b *builder) coversUntagged() bool {
 	return false
 }
 
-// ageVerdict returns a keep verdict when older-than objects to d, else nil.
-func (b *builder) ageVerdict(d string, olderThan time.Duration) *verdict {
-	if olderThan <= 0 {
-		return nil
-	}
-	a := b.ageOf(d)
-	t := a.t
-	if t.IsZero() {
-		return &verdict{RuleAgeUnknown, a.unknown + ", so older-than cannot be checked"}
-	}
-	cut := b.now.Add(-olderThan)
-	if !t.Before(cut) {
-		return &verdict{RuleTooNew, fmt.Sprintf("created %s, less than %s ago (older-than)", t.UTC().Format(time.RFC3339), fmtDuration(olderThan))}
-	}
-	return nil
-}
-
 // ruleTags is one rule's reading of the tags: the ones it covers, and a
 // keep verdict for each covered tag it would keep.
 type ruleTags struct {
@@ -126,7 +108,7 @@ func (b *builder) decideTags() {
 			if _, kept := v.keep[st.tag]; kept {
 				continue
 			}
-			if av := b.ageVerdict(st.digest, r.OlderThan); av != nil {
+			if av := b.timeVerdict(st.digest, r.RetentionRule); av != nil {
 				v.keep[st.tag] = *av
 			}
 		}
@@ -200,7 +182,7 @@ func (b *builder) keepLatestGroups(r ruleSpec, cands []*tagState, keep map[strin
 		}
 	}
 	for _, key := range sortedKeys(groups) {
-		kl, how, ignored := b.keepLatest(groups[key], r.KeepLatest)
+		kl, how, ignored := b.keepLatest(groups[key], r.KeepLatest, r.AgeFrom)
 		for t, v := range kl {
 			if r.GroupBy != nil && v.rule == RuleKeepLatest {
 				v.reason += fmt.Sprintf(" in group %q", strings.ReplaceAll(key, "\x00", ", "))
@@ -231,7 +213,7 @@ func (b *builder) untaggedVerdicts(untagged []string) map[string]verdict {
 		}
 		var kl map[string]verdict
 		if r.rankUntagged && r.KeepLatest > 0 {
-			kl = b.keepLatestUntagged(untagged, r.KeepLatest)
+			kl = b.keepLatestUntagged(untagged, r.KeepLatest, r.AgeFrom)
 		}
 		for _, d := range untagged {
 			if _, decided := out[d]; decided {
@@ -242,7 +224,7 @@ func (b *builder) untaggedVerdicts(untagged []string) map[string]verdict {
 			}
 			v, ok := kl[d]
 			if !ok {
-				av := b.ageVerdict(d, r.OlderThan)
+				av := b.timeVerdict(d, r.RetentionRule)
 				if av == nil {
 					continue
 				}

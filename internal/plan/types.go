@@ -21,7 +21,9 @@ type Policy struct {
 	Include         Matcher       // tags to delete (the `tags` input)
 	Exclude         Matcher       // tags never deleted (`exclude-tags`); may be nil
 	KeepLatest      int           // keep the newest N matching tags (0: off)
-	OlderThan       time.Duration // only images created before now-OlderThan (0: off)
+	OlderThan       time.Duration // only images older than now-OlderThan (0: off)
+	AgeFrom         AgeFrom       // which time is an image's age (`age-from`; "": pushed where known, else created)
+	PulledWithin    time.Duration // keep what was pulled within this window (`pulled-within`; 0: off)
 	DeleteReferrers bool          // delete signatures/attestations/SBOMs with their subject, and orphans
 	Untagged        bool          // also delete manifests nothing references (where listed)
 	// UntagWithPlaceholder allows the GitHub workaround for removing a tag
@@ -53,8 +55,13 @@ type RetentionRule struct {
 	// groups are equal), each ranked on its own by KeepLatest. nil: one group.
 	GroupBy    *regexp.Regexp
 	KeepLatest int           // keep the newest N images (per group; of untagged ones with Untagged)
-	OlderThan  time.Duration // delete only what was created before now-OlderThan
-	Untagged   bool          // the rule also covers untagged manifests
+	OlderThan  time.Duration // delete only what is older than now-OlderThan
+	// AgeFrom is which time is an image's age for this rule ("": pushed
+	// where the backend reports it, else created).
+	AgeFrom AgeFrom
+	// PulledWithin keeps what was pulled within this window (0: off).
+	PulledWithin time.Duration
+	Untagged     bool // the rule also covers untagged manifests
 	// Repositories limits the rule to the swept repositories it matches
 	// (the whole name, or the path after the host); nil: every one.
 	Repositories Matcher
@@ -82,6 +89,18 @@ func (p Policy) NeedsCreated() bool {
 	return false
 }
 
+// NeedsImageCreated reports whether some rule reads ages from the images'
+// own creation times (age-from: created), which a backend that reports
+// push times reads only when asked.
+func (p Policy) NeedsImageCreated() bool {
+	for _, r := range p.retention() {
+		if (r.KeepLatest > 0 || r.OlderThan > 0) && r.AgeFrom == AgeFromCreated {
+			return true
+		}
+	}
+	return false
+}
+
 // CoversUntagged reports whether some rule covers untagged manifests.
 func (p Policy) CoversUntagged() bool {
 	for _, r := range p.retention() {
@@ -97,7 +116,7 @@ func (p Policy) retention() []RetentionRule {
 	if len(p.Rules) > 0 {
 		return p.Rules
 	}
-	return []RetentionRule{{Include: p.Include, Exclude: p.Exclude, KeepLatest: p.KeepLatest, OlderThan: p.OlderThan, Untagged: p.Untagged}}
+	return []RetentionRule{{Include: p.Include, Exclude: p.Exclude, KeepLatest: p.KeepLatest, OlderThan: p.OlderThan, AgeFrom: p.AgeFrom, PulledWithin: p.PulledWithin, Untagged: p.Untagged}}
 }
 
 // RuleRef names the retention rule behind a decision: its 1-based index in
@@ -138,7 +157,9 @@ const (
 	RuleNotVersion      Rule = "not-a-version"       // keep-latest ranks by version; no tag of its image is one
 	RuleKeepLatest      Rule = "keep-latest"         // among the newest N
 	RuleTooNew          Rule = "older-than"          // created after the cut-off
-	RuleAgeUnknown      Rule = "age-unknown"         // older-than set, creation time unknown
+	RuleAgeUnknown      Rule = "age-unknown"         // older-than set, age unknown
+	RulePulledWithin    Rule = "pulled-within"       // pulled after now-PulledWithin
+	RulePullsUnknown    Rule = "pulls-unknown"       // pulled-within set, the registry does not report pulls
 	RuleSharedDigest    Rule = "shared-digest"       // manifest also named by a kept tag
 	RuleCannotUntag     Rule = "cannot-untag"        // shared digest, registry cannot untag
 	RuleChildOfKept     Rule = "child-of-kept-index" // referenced by a kept index
@@ -190,7 +211,11 @@ type ManifestDecision struct {
 	Rule    Rule       `json:"rule"`
 	Reason  string     `json:"reason"`
 	RuleRef            // the retention rule behind an untagged manifest's decision
-	Created time.Time  `json:"created,omitzero"`
+	// Age is the time older-than and keep-latest read (zero when unknown),
+	// and AgeSource where it came from: the image's own creation time, the
+	// registry's push time, or unknown.
+	Age       time.Time `json:"age,omitzero"`
+	AgeSource AgeSource `json:"ageSource"`
 	// Phase orders deletions: every manifest is deleted in an earlier phase
 	// than anything it references (referrers before subjects, indexes before
 	// children), so an interrupted run leaves no dangling reference.
@@ -246,6 +271,7 @@ type Plan struct {
 const (
 	RankVersion = "version"
 	RankCreated = "creation time"
+	RankPushed  = "push time"
 )
 
 // Matcher matches whole tag names against the user's patterns.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/regsweep/regsweep/internal/backend/family"
+	"github.com/regsweep/regsweep/internal/plan"
 )
 
 // Kind is how a setting's text is read.
@@ -62,7 +63,7 @@ func Definitions() []Definition {
 		{Name: "repository", Field: "Repositories", Kind: KindList, Required: true,
 			Help: "Repositories to sweep, one per line or comma-separated: `host[:port]/path` (no host means Docker Hub); a trailing `/*` takes every repository below that path."},
 		{Name: "tags", Field: "Tags", Kind: KindList,
-			Help: "Tag patterns to delete, one per line or comma-separated; globs (`*`, `?`, `[...]`) matched against the whole tag. Left empty while keep-latest or older-than is set, every tag is a candidate."},
+			Help: "Tag patterns to delete, one per line or comma-separated; globs (`*`, `?`, `[...]`) matched against the whole tag. Left empty while keep-latest, older-than or pulled-within is set, every tag is a candidate."},
 		{Name: "exclude-tags", Field: "ExcludeTags", Kind: KindList,
 			Help: "Tag patterns never deleted, even when they match tags."},
 		{Name: "use-regex", Field: "UseRegex", Kind: KindBool, Default: "false",
@@ -86,7 +87,11 @@ func Definitions() []Definition {
 		{Name: "protect-latest", Field: "ProtectLatest", Kind: KindBool, Default: "true",
 			Help: "Keep the tag `latest` unless a `tags` pattern names it exactly (`false`: `latest` is an ordinary tag)."},
 		{Name: "older-than", Field: "OlderThan", Kind: KindDuration,
-			Help: "Delete only images created longer ago than this: `90m`, `36h`, `30d`, `2w` (empty: any age)."},
+			Help: "Delete only images older than this: `90m`, `36h`, `30d`, `2w` (empty: any age). See age-from for which time is an image's age."},
+		{Name: "age-from", Field: "AgeFrom", Kind: KindEnum, Values: plan.AgeFroms(),
+			Help: "Which time is an image's age, for older-than and keep-latest by time: `pushed` (when the registry says it was pushed: GitHub Packages, Docker Hub) or `created` (the image's own creation time, from its config). Empty: pushed where the registry reports it, else created. An age the registry cannot give is unknown, and kept."},
+		{Name: "pulled-within", Field: "PulledWithin", Kind: KindDuration,
+			Help: "Keep images pulled within this window: `30d`, `2w` (empty: off). Only Docker Hub reports pulls; elsewhere the run says so once and keeps every image it would have checked."},
 		{Name: "delete-referrers", Field: "DeleteReferrers", Kind: KindBool, Default: "true",
 			Help: "Delete signatures, attestations and SBOMs together with the image they refer to, and orphaned ones."},
 		{Name: "untagged", Field: "Untagged", Kind: KindBool, Default: "false",

@@ -57,7 +57,7 @@ const (
 // soon as they are read. Every failure is an *Error (several are joined
 // with errors.Join), except ErrHelp and ErrVersion.
 //
-// When tags is empty but keep-latest or older-than is set, every tag is a
+// When tags is empty but keep-latest, older-than or pulled-within is set, every tag is a
 // candidate (Policy.Include matches all); Tags stays empty.
 func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) {
 	defs := Definitions()
@@ -192,12 +192,12 @@ func assign(f reflect.Value, d Definition, v string, regex bool) error {
 
 // buildPolicy compiles the patterns and checks there is something to do.
 func buildPolicy(s *Settings) error {
-	if len(s.Tags) == 0 && s.KeepLatest == 0 && s.OlderThan == 0 && !s.Untagged {
-		return &Error{Msg: "nothing to delete: set tags, keep-latest, older-than or untagged"}
+	if len(s.Tags) == 0 && s.KeepLatest == 0 && s.OlderThan == 0 && s.PulledWithin == 0 && !s.Untagged {
+		return &Error{Msg: "nothing to delete: set tags, keep-latest, older-than, pulled-within or untagged"}
 	}
 	include := s.Tags
 	regex := s.UseRegex
-	if len(include) == 0 && (s.KeepLatest > 0 || s.OlderThan > 0) {
+	if len(include) == 0 && (s.KeepLatest > 0 || s.OlderThan > 0 || s.PulledWithin > 0) {
 		include, regex = []string{"*"}, false
 	}
 	inc, err := plan.CompilePatterns(include, regex)
@@ -213,6 +213,8 @@ func buildPolicy(s *Settings) error {
 		Exclude:              exc,
 		KeepLatest:           s.KeepLatest,
 		OlderThan:            s.OlderThan,
+		AgeFrom:              plan.AgeFrom(s.AgeFrom),
+		PulledWithin:         s.PulledWithin,
 		DeleteReferrers:      s.DeleteReferrers,
 		Untagged:             s.Untagged,
 		UntagWithPlaceholder: s.UntagWithPlaceholder,

@@ -98,7 +98,7 @@ func TestLoadErrors(t *testing.T) {
 		{"regex", with("INPUT_EXCLUDE-TAGS", "v(1", "INPUT_USE-REGEX", "true"), nil, "exclude-tags",
 			`input "exclude-tags": invalid regular expression "v(1": missing closing ) (fix it, or set use-regex to false for globs)`},
 		{"nothing to do", with("INPUT_TAGS", ""), nil, "",
-			`nothing to delete: set tags, keep-latest, older-than or untagged`},
+			`nothing to delete: set tags, keep-latest, older-than, pulled-within or untagged`},
 		{"unknown flag", with(), []string{"--tag", "x"}, "",
 			`unknown flag --tag (see regsweep --help)`},
 		{"flag without value", with(), []string{"--tags"}, "",

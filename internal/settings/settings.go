@@ -28,6 +28,8 @@ type Settings struct {
 	// ProtectLatest: `protect-latest` (default true).
 	ProtectLatest bool
 	OlderThan     time.Duration
+	AgeFrom       string        // `age-from`: "", pushed, created
+	PulledWithin  time.Duration // `pulled-within` (0: off)
 	// DeleteReferrers: `delete-referrers` (default true).
 	DeleteReferrers bool
 	Untagged        bool   // `untagged`
