@@ -39,6 +39,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"subjects-one-way", subjectsOneWay},
 		{"missing-repository", missingRepository},
 		{"absent-child", absentChild},
+		{"keep-latest-tag-on-platform", keepLatestTagOnPlatform},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

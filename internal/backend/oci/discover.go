@@ -319,6 +319,9 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 			return nil, err
 		}
 	}
+	if err := d.rootTimes(ctx); err != nil {
+		return nil, err
+	}
 	d.markTagReferrers()
 	if opts.Referrers {
 		if err := d.checkSubjects(ctx); err != nil {
@@ -770,6 +773,63 @@ func (d *discovery) indexTimes(ctx context.Context, indexes []string) error {
 		}
 	}
 	return nil
+}
+
+// rootTimes reads the creation times inside every image a matching tag
+// belongs to. keep-latest ranks whole images, an index at the age of its
+// youngest part, so a matching tag on a platform manifest (pr-3 on the
+// arm64 child of v1.0) needs the times of v1.0's other children too, though
+// no matching tag names v1.0 itself. Unread, the image could not be ranked:
+// it was kept and not counted, and an older image that keep-latest lets go
+// was kept in its place. Times already read cost nothing.
+func (d *discovery) rootTimes(ctx context.Context) error {
+	if !d.opts.Created {
+		return nil
+	}
+	d.mu.Lock()
+	parents := map[string][]string{}
+	for _, dg := range d.g.SortedDigests() {
+		if m := d.g.Manifests[dg]; m.Kind != graph.KindReferrer {
+			for _, c := range m.Children {
+				parents[c] = append(parents[c], dg)
+			}
+		}
+	}
+	// Up from each matching manifest to the indexes above it, then down
+	// from those to every index inside them (an index of indexes).
+	above := map[string]bool{}
+	var up func(string)
+	up = func(x string) {
+		for _, p := range parents[x] {
+			if !above[p] {
+				above[p] = true
+				up(p)
+			}
+		}
+	}
+	for _, t := range d.g.SortedTags() {
+		if d.match(t) {
+			up(d.g.Tags[t])
+		}
+	}
+	inside := map[string]bool{}
+	var down func(string)
+	down = func(x string) {
+		if inside[x] {
+			return
+		}
+		inside[x] = true
+		for _, c := range d.g.Manifests[x].Children {
+			if cm := d.g.Manifests[c]; cm != nil && cm.Kind == graph.KindIndex {
+				down(c)
+			}
+		}
+	}
+	for _, ix := range slices.Sorted(maps.Keys(above)) {
+		down(ix)
+	}
+	d.mu.Unlock()
+	return d.indexTimes(ctx, slices.Sorted(maps.Keys(inside)))
 }
 
 // probeReferrers asks the referrers API about a digest nothing has: a

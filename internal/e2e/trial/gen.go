@@ -3,7 +3,9 @@ package trial
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -225,9 +227,11 @@ func generate(r *rand.Rand, repo string) (*layout, policy) {
 		}
 	}
 	// Signatures of some tagged objects, and a few orphans.
+	// Tags in sorted order wherever a draw is made per tag: map order
+	// would give one seed a different layout on every run.
 	signed := map[int]bool{}
-	for _, i := range l.Tags {
-		if !signed[i] && r.IntN(3) == 0 {
+	for _, t := range l.sortedTags() {
+		if i := l.Tags[t]; !signed[i] && r.IntN(3) == 0 {
 			signed[i] = true
 		}
 	}
@@ -247,8 +251,8 @@ func generate(r *rand.Rand, repo string) (*layout, policy) {
 	// fallback index, or both: at most one per subject, as a fallback tag
 	// names one index per subject.
 	sbomFor := map[int]bool{}
-	for _, i := range l.Tags {
-		if o := l.Objs[i]; !o.Kind.isRef() && !sbomFor[i] && r.IntN(4) == 0 {
+	for _, t := range l.sortedTags() {
+		if i := l.Tags[t]; !l.Objs[i].Kind.isRef() && !sbomFor[i] && r.IntN(4) == 0 {
 			sbomFor[i] = true
 		}
 	}
@@ -265,6 +269,10 @@ func generate(r *rand.Rand, repo string) (*layout, policy) {
 		addSig(l, add, o.Digest, false, l.names(r))
 	}
 	return l, randomPolicy(r, semverRepo)
+}
+
+func (l *layout) sortedTags() []string {
+	return slices.Sorted(maps.Keys(l.Tags))
 }
 
 // names draws the repository a signature's payload names: mostly this one,
@@ -459,12 +467,7 @@ func (l *layout) push(ctx context.Context, u *uploader) error {
 			}
 		}
 	}
-	tags := make([]string, 0, len(l.Tags))
-	for t := range l.Tags {
-		tags = append(tags, t)
-	}
-	sort.Strings(tags)
-	for _, t := range tags {
+	for _, t := range l.sortedTags() {
 		i := l.Tags[t]
 		o := l.Objs[i]
 		var err error

@@ -242,8 +242,12 @@ func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i u
 		return
 	}
 	c.violations.Add(int64(len(problems)))
-	t.Errorf("trial %d (replay: REGSWEEP_TRIAL_SEED=%d go test -run '%s/trial-%04d' %s):\n%s\npolicy: %s\nlayout:\n%smodel deletes %v\nmodel removes tags %v\nmodel keeps (cannot untag) %v\nlog:\n%s",
-		i, rc.seed, rc.test, i, rc.pkg, strings.Join(problems, "\n"), p, l, shortAll(modelDigests), modelTags, keys(want.CannotUntag), clip(res.Log, 6000))
+	var keptRules strings.Builder
+	for _, k := range kept {
+		fmt.Fprintf(&keptRules, "  %s: %s (%s)\n", k.Tag, k.Rule, k.Reason)
+	}
+	t.Errorf("trial %d (replay: REGSWEEP_TRIAL_SEED=%d go test -run '%s/trial-%04d' %s):\n%s\npolicy: %s\nlayout:\n%smodel deletes %v\nmodel removes tags %v\nmodel keeps (cannot untag) %v\nkept-tags:\n%slog:\n%s",
+		i, rc.seed, rc.test, i, rc.pkg, strings.Join(problems, "\n"), p, l, shortAll(modelDigests), modelTags, keys(want.CannotUntag), keptRules.String(), clip(res.Log, 6000))
 }
 
 // ruleCannotUntag is the kept-tags rule for a tag the registry cannot
