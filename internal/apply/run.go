@@ -91,6 +91,9 @@ type runner struct {
 	// untaggedFirst holds, per digest, the tags its BeforeDelete untags
 	// removed; filled at each phase barrier, read by later phases.
 	untaggedFirst map[string]map[string]bool
+	// units are the deletions put back together when the registry refuses
+	// one of them (restore.go); nil when there are none.
+	units *units
 
 	mu      sync.Mutex
 	stopErr error
@@ -124,6 +127,9 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 		}
 	}
 	r.referencedBy = referencedBy(g)
+	if !opts.DryRun {
+		r.planUnits()
+	}
 
 	res := &Result{DryRun: opts.DryRun}
 	if opts.DryRun {
@@ -350,6 +356,7 @@ func (r *runner) execute(ctx context.Context) {
 			})
 		}
 		_ = eg.Wait() // ops never return errors; outcomes are in the records
+		r.restoreRefused(ctx, phase)
 		r.noteUntaggedFirst()
 	}
 	// Anything left (a stop between phases) was never started.
@@ -494,6 +501,12 @@ func (r *runner) do(ctx context.Context, i int) {
 	opCtx, resent := transport.WithResent(opCtx)
 	var err error
 	m := r.manifest(op.Digest)
+	if op.Kind == plan.OpDelete {
+		if err := r.save(opCtx, i); err != nil {
+			r.record(ctx, rec, err)
+			return
+		}
+	}
 	switch op.Kind {
 	case plan.OpUntag:
 		err = r.b.Untag(opCtx, op.Tag, m)

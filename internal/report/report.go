@@ -248,7 +248,7 @@ func summarize(rp *Repository) summary {
 				s.RefusedCount++
 			case apply.NotAttempted:
 				s.NotAttempted = append(s.NotAttempted, rec)
-			case apply.Skipped:
+			case apply.Skipped, apply.Restored:
 				s.Skipped = append(s.Skipped, rec)
 			}
 		}

@@ -212,6 +212,7 @@ type manifestBody struct {
 type readResult struct {
 	digest    string
 	mediaType string
+	raw       []byte // the content as served, checked against digest
 	body      manifestBody
 	missing   bool
 	mismatch  bool
@@ -246,6 +247,7 @@ func (r *registry) getManifest(ctx context.Context, digest string) (readResult, 
 		res.mismatch = true
 		return res, nil
 	}
+	res.raw = b
 	if err := json.Unmarshal(b, &res.body); err != nil {
 		return res, fmt.Errorf("read manifest %s: decode: %w", digest, err)
 	}

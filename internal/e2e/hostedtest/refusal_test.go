@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/regsweep/regsweep/internal/e2e"
 	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
@@ -30,20 +31,64 @@ func TestGitHubPackagesRefusals(t *testing.T) {
 		}
 		wantReason(t, res, "pr-1", "5000 downloads")
 	})
-	t.Run("last-tagged-version", func(t *testing.T) {
+	// The download rule is learned only from the refusal, after the
+	// signature (deleted before its image) or the index (before its
+	// children) is gone: those are pushed back through the registry.
+	t.Run("public-version-with-5000-downloads-keeps-its-signature", func(t *testing.T) {
 		f, host, env := github(t)
 		f.AddPackage(ghpackages.Org, "acme", "app")
-		pr1 := f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
-		pr2 := f.AddImage("acme", "app", "pr-2", []string{"pr-2"}, day)
+		popular := f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
+		sig := f.AddSignature("acme", "app", popular, day)
+		f.AddImage("acme", "app", "pr-2", []string{"pr-2"}, day)
+		pr2 := f.Tags("acme", "app")["pr-2"]
+		f.AddSignature("acme", "app", pr2, day)
+		latest := f.AddImage("acme", "app", "main", []string{"latest"}, day)
+		f.SetRefused("acme", "app", popular)
+		res := sweepRefused(t, host, env, "pr-*", 1)
+		want := map[string]string{"pr-1": popular, strings.Replace(popular, ":", "-", 1) + ".sig": sig, "latest": latest}
+		if got := f.Tags("acme", "app"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("tags left %v, want the refused image, its signature and latest %v\n%s", got, want, res.Log)
+		}
+		if got := f.Digests("acme", "app"); len(got) != 3 {
+			t.Errorf("versions left %v, want 3", got)
+		}
+		wantReason(t, res, "pr-1", "5000 downloads")
+	})
+	t.Run("public-child-with-5000-downloads-keeps-its-index", func(t *testing.T) {
+		f, host, env := github(t)
+		f.AddPackage(ghpackages.Org, "acme", "app")
+		idx, children := f.AddIndex("acme", "app", "pr-1", []string{"pr-1"}, day, "linux/amd64", "linux/arm64")
+		f.AddIndex("acme", "app", "pr-3", []string{"pr-3"}, day, "linux/amd64", "linux/arm64")
+		latest := f.AddImage("acme", "app", "main", []string{"latest"}, day)
+		f.SetRefused("acme", "app", children[1])
+		res := sweepRefused(t, host, env, "pr-*", 1)
+		if got, want := f.Digests("acme", "app"), sorted(append([]string{idx, latest}, children...)...); !reflect.DeepEqual(got, want) {
+			t.Fatalf("versions left %v, want pr-1's index, both its children and latest %v\n%s", got, want, res.Log)
+		}
+		if got := f.Tags("acme", "app"); got["pr-1"] != idx {
+			t.Errorf("tags left %v, want pr-1 on its index", got)
+		}
+	})
+	// The last tagged version is refused after its signature went: the
+	// signature is pushed back and its platform manifests are not deleted.
+	t.Run("last-tagged-version-keeps-its-image-whole", func(t *testing.T) {
+		f, host, env := github(t)
+		f.AddPackage(ghpackages.Org, "acme", "app")
+		f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
+		idx, children := f.AddIndex("acme", "app", "pr-2", []string{"pr-2"}, day.Add(time.Hour), "linux/amd64", "linux/arm64")
+		sig := f.AddSignature("acme", "app", idx, day.Add(time.Hour))
 		f.RefuseLastTagged(true)
 		res := sweepRefused(t, host, env, "pr-*", 1)
-		// Whichever GitHub saw last is kept, with its reason.
-		left := f.Digests("acme", "app")
-		last := map[string]string{pr1: "pr-1", pr2: "pr-2"}
-		if len(left) != 1 || last[left[0]] == "" {
-			t.Fatalf("versions left %v, want exactly one of pr-1 %s and pr-2 %s\n%s", left, pr1, pr2, res.Log)
+		if got, want := f.Digests("acme", "app"), sorted(append([]string{idx, sig}, children...)...); !reflect.DeepEqual(got, want) {
+			t.Fatalf("versions left %v, want the last tagged version pr-2, its children and signature %v\n%s", got, want, res.Log)
 		}
-		wantReason(t, res, last[left[0]], "last tagged version")
+		if got := f.Tags("acme", "app"); got["pr-2"] != idx || got[strings.Replace(idx, ":", "-", 1)+".sig"] != sig {
+			t.Errorf("tags left %v, want pr-2 and its signature's tag", got)
+		}
+		wantReason(t, res, "pr-2", "last tagged version")
+		if got := res.Strings(t, "deleted-digests"); len(got) != 1 {
+			t.Errorf("deleted-digests = %v, want pr-1 alone", got)
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ package refusaltest
 import (
 	"context"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,14 +112,19 @@ func (r *repo) present(want map[string]bool) {
 
 func wantKept(t *testing.T, res e2e.Result, tag, reason string) {
 	t.Helper()
+	wantKeptAs(t, res, tag, "refused", reason)
+}
+
+func wantKeptAs(t *testing.T, res e2e.Result, tag, rule, reason string) {
+	t.Helper()
 	var kept []struct{ Tag, Rule, Reason string }
 	res.JSON(t, "kept-tags", &kept)
 	for _, k := range kept {
-		if k.Tag == tag && k.Rule == "refused" && strings.Contains(k.Reason, reason) {
+		if k.Tag == tag && k.Rule == rule && strings.Contains(k.Reason, reason) {
 			return
 		}
 	}
-	t.Errorf("kept-tags does not name %s as refused with %q: %+v", tag, reason, kept)
+	t.Errorf("kept-tags does not name %s as %s with %q: %+v", tag, rule, reason, kept)
 }
 
 // TestRefusals: one refusal kind each, and what it must keep.
@@ -172,4 +178,62 @@ func TestRefusals(t *testing.T) {
 		}
 		wantKept(t, res, "pr-7", "immutable")
 	})
+}
+
+// TestRefusalKeepsImageWhole: a refusal learned when the registry is asked
+// comes after what depends on the refused manifest was deleted (signatures
+// before their image, an index before its children). For each refusal kind,
+// a refused signed image keeps its signature and a refused platform
+// manifest keeps its index and the other platform manifests: what was
+// deleted of the image is put back, tags included, and nothing else is
+// lost.
+func TestRefusalKeepsImageWhole(t *testing.T) {
+	for _, kind := range []faults.Refusal{faults.HarborImmutable, faults.GitLabProtected, faults.GitLabImmutable} {
+		t.Run(kind.Name+"-subject-keeps-signature", func(t *testing.T) {
+			r := newRepo(t)
+			pr1 := r.image("pr-1", "pr-1")
+			sigTag, sig := r.sign(pr1)
+			pr2 := r.image("pr-2", "pr-2")
+			_, sig2 := r.sign(pr2)
+			latest := r.image("latest", "main")
+			r.inj.Add(faults.Refuse(kind, r.path, pr1))
+			res := r.sweep(1)
+			r.present(map[string]bool{pr1: true, sig: true, latest: true, pr2: false, sig2: false})
+			want := map[string]string{"pr-1": pr1, sigTag: sig, "latest": latest}
+			if got := e2e.State(t, r.name); !reflect.DeepEqual(got, want) {
+				t.Errorf("tags after the run = %v, want %v\n%s", got, want, res.Log)
+			}
+			wantKept(t, res, "pr-1", kind.Code)
+			wantDeleted(t, res, pr2, sig2)
+		})
+		t.Run(kind.Name+"-child-keeps-index", func(t *testing.T) {
+			r := newRepo(t)
+			idx, children := r.index("pr-1", "pr-1")
+			_, idxSig := r.sign(idx)
+			other, otherChildren := r.index("pr-3", "pr-3")
+			pr2 := r.image("pr-2", "pr-2")
+			latest := r.image("latest", "main")
+			r.inj.Add(faults.Refuse(kind, r.path, children[1]))
+			res := r.sweep(1)
+			r.present(map[string]bool{idx: true, children[0]: true, children[1]: true, idxSig: true, latest: true,
+				other: false, otherChildren[0]: false, otherChildren[1]: false, pr2: false})
+			if got := e2e.State(t, r.name); got["pr-1"] != idx || got["latest"] != latest || len(got) != 3 {
+				t.Errorf("tags after the run = %v, want pr-1 on %s, its signature and latest\n%s", got, idx, res.Log)
+			}
+			wantKeptAs(t, res, "pr-1", "restored", "refused to delete "+children[1])
+			wantDeleted(t, res, other, otherChildren[0], otherChildren[1], pr2)
+		})
+	}
+}
+
+// wantDeleted checks deleted-digests: exactly these, and none of what was
+// put back.
+func wantDeleted(t *testing.T, res e2e.Result, digests ...string) {
+	t.Helper()
+	got := res.Strings(t, "deleted-digests")
+	sort.Strings(got)
+	sort.Strings(digests)
+	if !reflect.DeepEqual(got, digests) {
+		t.Errorf("deleted-digests = %v, want %v\n%s", got, digests, res.Log)
+	}
 }

@@ -226,7 +226,29 @@ func (f *Fake) pkgLocked(owner, name string) *pkg {
 func (f *Fake) AddVersion(owner, name, digest string, tags []string, created time.Time, manifest []byte, mediaType string) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.keepBlobsLocked(manifest)
 	return f.addVersionLocked(f.pkgLocked(owner, name), digest, tags, created, manifest, mediaType)
+}
+
+// keepBlobsLocked stores the blobs a seeded manifest names, as a push
+// would have: deleting its version leaves them, so pushing the same
+// manifest again is accepted.
+func (f *Fake) keepBlobsLocked(manifest []byte) {
+	var m struct {
+		Config *struct{ Digest string }  `json:"config"`
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	if json.Unmarshal(manifest, &m) != nil {
+		return
+	}
+	if m.Config != nil {
+		m.Layers = append(m.Layers, *m.Config)
+	}
+	for _, l := range m.Layers {
+		if _, ok := f.blobs[l.Digest]; !ok && l.Digest != "" {
+			f.blobs[l.Digest] = []byte("{}")
+		}
+	}
 }
 
 func (f *Fake) addVersionLocked(p *pkg, digest string, tags []string, created time.Time, manifest []byte, mediaType string) int64 {

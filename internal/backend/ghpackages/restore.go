@@ -1,0 +1,52 @@
+package ghpackages
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+var _ backend.Restorer = (*Backend)(nil)
+
+// SaveManifest implements backend.Restorer: one GET through the registry
+// side, checked against the digest.
+func (b *Backend) SaveManifest(ctx context.Context, m *graph.Manifest) (backend.Saved, error) {
+	res, err := b.reg.getManifest(ctx, m.Digest)
+	switch {
+	case err != nil:
+		return backend.Saved{}, fmt.Errorf("save %s before deleting it: %w", m.Digest, b.scrub(err))
+	case res.missing:
+		return backend.Saved{}, fmt.Errorf("save %s before deleting it: %w", m.Digest, backend.ErrNotFound)
+	case res.mismatch:
+		return backend.Saved{}, fmt.Errorf("save %s before deleting it: the registry served content with another digest", m.Digest)
+	}
+	mt := res.mediaType
+	if mt == "" {
+		mt = m.MediaType
+	}
+	return backend.Saved{Digest: m.Digest, MediaType: mt, Body: res.raw}, nil
+}
+
+// RestoreManifest implements backend.Restorer: the manifest is pushed
+// again through the registry side, by digest, then under each tag. GHCR
+// makes it a new package version with the same digest, and adds the tags
+// of a push of the same content to that version.
+func (b *Backend) RestoreManifest(ctx context.Context, s backend.Saved, tags []string) error {
+	for _, ref := range append([]string{s.Digest}, tags...) {
+		resp, err := b.reg.do(ctx, http.MethodPut, b.reg.url("/manifests/"+url.PathEscape(ref)), http.Header{"Content-Type": {s.MediaType}}, s.Body, true)
+		if err != nil {
+			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, b.scrub(err))
+		}
+		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+			herr := httpError(resp, b.reg.token)
+			_ = resp.Body.Close()
+			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, herr)
+		}
+		_ = resp.Body.Close()
+	}
+	return nil
+}
