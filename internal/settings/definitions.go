@@ -96,6 +96,8 @@ func Definitions() []Definition {
 			Help: "Delete signatures, attestations and SBOMs together with the image they refer to, and orphaned ones."},
 		{Name: "untagged", Field: "Untagged", Kind: KindBool, Default: "false",
 			Help: "Also delete manifests that nothing references, on registries that can list them."},
+		{Name: "policy", Field: "PolicyText", Kind: KindString,
+			Help: "Retention rules as YAML, inline or the path of a file in the workspace: several rules in one run, keep-latest per group (`group-by`), tags and digests always kept (`keep`). A tag goes only when every rule covering it would delete it. Replaces tags, exclude-tags, use-regex, keep-latest, older-than, age-from, pulled-within and untagged; see Retention rule sets in the README."},
 		{Name: "backend", Field: "Backend", Kind: KindEnum, Default: family.Auto, Values: family.Names(),
 			Help: "Registry API to use: `auto` (from the host), `oci`, `github` (GitHub Packages) or `dockerhub`."},
 		{Name: "recheck", Field: "Recheck", Kind: KindBool, Default: "true",

@@ -192,6 +192,9 @@ func assign(f reflect.Value, d Definition, v string, regex bool) error {
 
 // buildPolicy compiles the patterns and checks there is something to do.
 func buildPolicy(s *Settings) error {
+	if s.PolicyText != "" {
+		return buildRuleSet(s)
+	}
 	if len(s.Tags) == 0 && s.KeepLatest == 0 && s.OlderThan == 0 && s.PulledWithin == 0 && !s.Untagged {
 		return &Error{Msg: "nothing to delete: set tags, keep-latest, older-than, pulled-within or untagged"}
 	}
@@ -221,6 +224,56 @@ func buildPolicy(s *Settings) error {
 		ProtectLatest:        s.ProtectLatest,
 	}
 	return nil
+}
+
+// buildRuleSet reads the policy input, which replaces the rule inputs.
+func buildRuleSet(s *Settings) error {
+	var errs []error
+	for _, name := range policyInputs {
+		if s.ruleInputSet(name) {
+			errs = append(errs, &Error{Input: "policy", Msg: fmt.Sprintf("cannot be combined with %s: a policy replaces tags, exclude-tags, use-regex, keep-latest, older-than, age-from, pulled-within and untagged, so write %s into its rules and remove the input", name, name)})
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	pp, err := LoadPolicy(s.PolicyText)
+	if err != nil {
+		return &Error{Input: "policy", Msg: err.Error()}
+	}
+	s.Policy = plan.Policy{
+		Rules:                pp.Rules,
+		Keep:                 pp.Keep,
+		KeepDigests:          pp.KeepDigests,
+		DeleteReferrers:      s.DeleteReferrers,
+		UntagWithPlaceholder: s.UntagWithPlaceholder,
+		ProtectLatest:        s.ProtectLatest,
+	}
+	return nil
+}
+
+// ruleInputSet says whether a rule input says something else than its
+// default (the runner fills every default, so a default says nothing).
+func (s *Settings) ruleInputSet(name string) bool {
+	switch name {
+	case "tags":
+		return len(s.Tags) > 0
+	case "exclude-tags":
+		return len(s.ExcludeTags) > 0
+	case "keep-latest":
+		return s.KeepLatest != 0
+	case "older-than":
+		return s.OlderThan != 0
+	case "age-from":
+		return s.AgeFrom != ""
+	case "pulled-within":
+		return s.PulledWithin != 0
+	case "untagged":
+		return s.Untagged
+	case "use-regex":
+		return s.UseRegex
+	}
+	return false
 }
 
 func patternMsg(err error) string {

@@ -33,6 +33,7 @@ type Settings struct {
 	// DeleteReferrers: `delete-referrers` (default true).
 	DeleteReferrers bool
 	Untagged        bool   // `untagged`
+	PolicyText      string // `policy`: YAML rules, inline or a file's path
 	Backend         string // `backend`: auto, oci, github, dockerhub
 	Recheck         bool   // `recheck`
 	// UntagWithPlaceholder: `ghcr-untag-workaround` (GitHub only).
