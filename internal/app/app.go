@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"time"
@@ -236,7 +235,7 @@ func (r *runner) prepare(ctx context.Context, repo string) *sweep {
 		ImageCreated: pol.NeedsImageCreated(),
 		Referrers:    pol.DeleteReferrers,
 		Untagged:     pol.CoversUntagged(),
-		LastLook:     r.s.Recheck,
+		Recheck:      r.s.Recheck,
 	})
 	if errors.Is(err, backend.ErrRepositoryNotFound) {
 		out.Err = fmt.Errorf("the repository does not exist on the registry: check its spelling and path (%w)", err)
@@ -278,54 +277,18 @@ func (r *runner) apply(ctx context.Context, sw *sweep) {
 		DryRun:      r.s.DryRun,
 		Waited:      func() time.Duration { return r.ts.stats().Waited },
 		Logf:        r.p.Infof,
+		Warnf:       r.p.Warningf,
+		Confirm:     true,
 		Progress: func(done, total int, waited time.Duration) {
 			rate := float64(done) / max(time.Since(applyStart).Seconds(), 0.001)
 			r.p.Infof("%s: %d/%d operations done, %.1f/s, %s waiting on rate limits", repo, done, total, rate, waited.Round(time.Millisecond))
 		},
 	}
-	if r.s.Recheck && g.Capabilities.ListsDigests {
-		// Where one listing says every digest, the last look is a listing
-		// just before deleting; the OCI API's is part of discovery.
-		opts.Recheck = func(ctx context.Context) (*plan.Plan, error) {
-			current, err := b.ListTags(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("re-list %s before deleting: %w", repo, err)
-			}
-			fresh := refresh(g, current)
-			if nr, ok := b.(backend.NewReader); ok {
-				if err := nr.ReadNew(ctx, fresh); err != nil {
-					return nil, fmt.Errorf("read what appeared in %s before deleting: %w", repo, err)
-				}
-			}
-			return pl.Intersect(plan.Build(fresh, pol, now)), nil
-		}
+	if r.s.Recheck {
+		opts.Recheck = apply.Relist(b, g, pl, func(fresh *graph.Graph) *plan.Plan { return plan.Build(fresh, pol, now) })
 	}
 	applyStart = time.Now()
 	out.Result = apply.Run(ctx, b, g, pl, opts)
-	if !r.s.DryRun {
-		// Whatever recheck says: a registry may keep a deleted manifest's
-		// tags, and a run must not end 0 with a swept tag still resolving.
-		r.confirmRemovedTags(ctx, b, g, out.Result)
-	}
-}
-
-// refresh returns a copy of g whose tags are the current listing. Manifests
-// stay as discovered: a tag now naming a digest never seen becomes an
-// unknown manifest, which the plan keeps.
-func refresh(g *graph.Graph, current map[string]string) *graph.Graph {
-	fresh := graph.New(g.Repository, g.Backend, g.Capabilities)
-	fresh.Warnings = g.Warnings
-	maps.Copy(fresh.Absent, g.Absent)
-	for d, m := range g.Manifests {
-		c := *m
-		c.Tags = nil
-		fresh.Manifests[d] = &c
-	}
-	for t, d := range current {
-		fresh.SetTag(t, d)
-	}
-	fresh.Finish()
-	return fresh
 }
 
 // finish writes the record file, the outputs, the summary and the log

@@ -33,11 +33,15 @@ type Options struct {
 	// DryRun: no request at all; every op is recorded as it would happen.
 	DryRun bool
 	// Recheck, if set, is called once just before the first destructive op.
-	// It returns the plan rebuilt from a fresh tag listing (the app re-lists,
-	// refreshes the graph, rebuilds and intersects). From then on only ops
-	// still in that plan are executed; the others become Skipped. An error
-	// stops the run before anything is deleted.
+	// It returns the plan rebuilt from a fresh look at the registry (see
+	// Relist). From then on only ops still in that plan are executed; the
+	// others become Skipped. An error stops the run before anything is
+	// deleted.
 	Recheck func(ctx context.Context) (*plan.Plan, error)
+	// Confirm: after deleting (not in a dry run), list the tags once more
+	// so that the record names only tags really gone, and remove a tag that
+	// outlived its deleted manifest (see confirm).
+	Confirm bool
 	// Progress, if set, is called at most every ProgressEvery while the run
 	// goes on, and once at the end.
 	Progress      func(done, total int, waited time.Duration)
@@ -47,6 +51,9 @@ type Options struct {
 	Waited func() time.Duration
 	// Logf, if set, receives one line per notable event (failures, stop).
 	Logf func(format string, args ...any)
+	// Warnf, if set, receives what the user should act on but that did not
+	// fail an operation (the confirming listing failed).
+	Warnf func(format string, args ...any)
 	// InFlightGrace bounds how long an operation already sent may take to
 	// finish once the run is cancelled (default DefaultInFlightGrace). It
 	// is no deadline before that: an operation queued behind the pacer or
@@ -150,6 +157,12 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 	res.Stopped = r.stopErr
 	res.Duration = time.Since(start)
 	res.LeftUntagged = r.leftUntagged()
+	if opts.Confirm && !opts.DryRun {
+		// Whatever the re-check said: a registry may keep a deleted
+		// manifest's tags, and a run must not end 0 with a swept tag still
+		// resolving.
+		r.confirm(ctx, res)
+	}
 	return res
 }
 
@@ -222,6 +235,12 @@ func (r *runner) dry(i int) {
 func (r *runner) logf(format string, args ...any) {
 	if r.opts.Logf != nil {
 		r.opts.Logf(format, args...)
+	}
+}
+
+func (r *runner) warnf(format string, args ...any) {
+	if r.opts.Warnf != nil {
+		r.opts.Warnf(format, args...)
 	}
 }
 
@@ -378,62 +397,6 @@ func (r *runner) notAttempted(i int) {
 	} else {
 		rec.Reason = "the run stopped before this operation"
 	}
-}
-
-// recheck asks for the refreshed plan and marks every op it no longer holds
-// as Skipped. The tags of still-planned manifests come from the refreshed
-// plan, so the record names the tags that really go.
-func (r *runner) recheck(ctx context.Context) error {
-	fresh, err := r.opts.Recheck(ctx)
-	if err != nil {
-		return fmt.Errorf("re-check before deleting: %w", err)
-	}
-	if fresh == nil {
-		return errors.New("re-check before deleting: no plan returned")
-	}
-	still := map[opKey]bool{}
-	for _, ops := range fresh.Phases {
-		for _, op := range ops {
-			still[keyOf(op)] = true
-		}
-	}
-	mans := map[string]plan.ManifestDecision{}
-	for _, md := range fresh.Manifests {
-		mans[md.Digest] = md
-	}
-	tagDec := map[string]plan.TagDecision{}
-	for _, td := range fresh.Tags {
-		tagDec[td.Tag] = td
-	}
-	r.tagsOf = map[string][]string{}
-	for _, md := range fresh.Manifests {
-		if md.Action == plan.Delete {
-			r.tagsOf[md.Digest] = md.Tags
-		}
-	}
-	for i := range r.records {
-		rec := &r.records[i]
-		if still[keyOf(rec.Op)] {
-			continue
-		}
-		rec.Outcome = Skipped
-		rec.Reason = "the re-check before deleting found it is no longer to be removed"
-		switch rec.Op.Kind {
-		case plan.OpDelete:
-			rec.Tags = nil
-			if md, ok := mans[rec.Op.Digest]; ok && md.Action == plan.Keep && md.Reason != "" {
-				rec.Reason += ": " + md.Reason
-			}
-		case plan.OpUntag:
-			if td, ok := tagDec[rec.Op.Tag]; ok && td.Action == plan.Keep && td.Reason != "" {
-				rec.Reason += ": " + td.Reason
-			} else if ok && td.Digest != rec.Op.Digest {
-				rec.Reason += ": the tag now names another manifest"
-			}
-		}
-		r.logf("skipped %s %s: %s", rec.Op.Kind, opTarget(rec.Op), rec.Reason)
-	}
-	return nil
 }
 
 func opTarget(op plan.Op) string {

@@ -72,14 +72,14 @@ type DiscoverOptions struct {
 	Referrers bool
 	// Untagged: list manifests no tag names, where the backend can.
 	Untagged bool
-	// LastLook: where tags are resolved one by one (the OCI API), resolve
+	// Recheck: where tags are resolved one by one (the OCI API), resolve
 	// the matching ones first, then list the tags again and resolve every
 	// other tag last, just before the plan is made: a tag pushed or moved
 	// onto a doomed image meanwhile is seen and keeps it, and no tag is
 	// resolved twice. Backends whose listing carries digests (see
 	// graph.Capabilities.ListsDigests) are listed again before deleting
-	// instead.
-	LastLook bool
+	// instead (apply.Relist).
+	Recheck bool
 }
 
 // Sentinel errors. Backends wrap them (fmt.Errorf("delete %s: %w", d, err))

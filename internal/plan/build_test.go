@@ -523,7 +523,7 @@ func TestHelpers(t *testing.T) {
 	}
 }
 
-func TestIntersect(t *testing.T) {
+func TestRecheck(t *testing.T) {
 	pol := Policy{Include: mustMatcher(t, "pr-*"), DeleteReferrers: true}
 	before := newFx(capsOCI3).img("a", daysAgo(1), "pr-1").img("b", daysAgo(1), "pr-2").img("c", daysAgo(1), "pr-3").
 		img("d", daysAgo(1), "stable", "pr-4").img("e", daysAgo(1), "pr-5").sig("s", "a").done()
@@ -532,7 +532,7 @@ func TestIntersect(t *testing.T) {
 		img("c2", daysAgo(0), "pr-3").img("d", daysAgo(1), "stable", "pr-4").sig("s", "a").done()
 	orig := Build(before, pol, testNow)
 	fresh := Build(after, pol, testNow)
-	got := orig.Intersect(fresh)
+	got := orig.Recheck(fresh)
 	checkExpect(t, got, expect{
 		"m:a": "delete/match", "m:s": "delete/referrer-of-deleted",
 		"m:b": "keep/changed-during-run", "t:pr-2": "keep/changed-during-run",
@@ -556,10 +556,10 @@ func TestIntersect(t *testing.T) {
 	}
 	// The original is untouched.
 	if m, _ := manifestByName(orig, "b"); m.Action != Delete {
-		t.Error("Intersect modified its receiver")
+		t.Error("Recheck modified its receiver")
 	}
 	// Identical plans intersect to themselves.
-	if same := orig.Intersect(Build(before, pol, testNow)); same.String() != orig.String() {
+	if same := orig.Recheck(Build(before, pol, testNow)); same.String() != orig.String() {
 		t.Errorf("self-intersection differs:\n%s\n%s", same, orig)
 	}
 }

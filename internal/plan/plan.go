@@ -152,11 +152,12 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
-// Intersect is the last-moment re-check: given a plan built from a fresh
-// look at the registry, it returns a copy of p that performs only the
-// operations BOTH plans perform. Anything else p would have deleted or
-// untagged is kept with RuleChanged. Phases keep p's order.
-func (p *Plan) Intersect(fresh *Plan) *Plan {
+// Recheck is the pure part of the last-moment re-check (its sequence is in
+// internal/apply/recheck.go): given a plan built from a fresh look at the
+// registry, it returns a copy of p that performs only the operations BOTH
+// plans perform. Anything else p would have deleted or untagged is kept
+// with RuleChanged. Phases keep p's order.
+func (p *Plan) Recheck(fresh *Plan) *Plan {
 	freshOps := map[Op]bool{}
 	for _, ph := range fresh.Phases {
 		for _, op := range ph {

@@ -905,10 +905,10 @@ func FuzzPlanProperties(f *testing.F) {
 	})
 }
 
-// TestIntersectProperties: after random tag moves between planning and
+// TestRecheckProperties: after random tag moves between planning and
 // deleting, the re-checked plan only does what both plans do and never
 // removes what the fresh plan keeps.
-func TestIntersectProperties(t *testing.T) {
+func TestRecheckProperties(t *testing.T) {
 	for seed := uint64(1); seed <= 1500; seed++ {
 		r := rand.New(rand.NewPCG(seed, 0x1e7))
 		g1 := randomGraph(r)
@@ -930,16 +930,16 @@ func TestIntersectProperties(t *testing.T) {
 		}
 		g2.Finish()
 		orig, fresh := Build(g1, pol, testNow), Build(g2, pol, testNow)
-		got := orig.Intersect(fresh)
+		got := orig.Recheck(fresh)
 		var rec recorder
-		checkIntersect(&rec, orig, fresh, got)
+		checkRecheck(&rec, orig, fresh, got)
 		if len(rec.msgs) > 0 {
 			t.Fatalf("seed %d:\n%s\norig:\n%s\nfresh:\n%s\ngot:\n%s", seed, strings.Join(rec.msgs, "\n"), orig, fresh, got)
 		}
 	}
 }
 
-func checkIntersect(t reporter, orig, fresh, got *Plan) {
+func checkRecheck(t reporter, orig, fresh, got *Plan) {
 	opsOf := func(p *Plan) map[Op]bool {
 		m := map[Op]bool{}
 		for _, ph := range p.Phases {

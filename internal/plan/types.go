@@ -176,7 +176,7 @@ const (
 	// RuleReferredByKept: a subject kept because a kept referrer points at it
 	// (with delete-referrers on, a signature is never left dangling).
 	RuleReferredByKept Rule = "subject-of-kept-referrer"
-	// RuleChanged: the last-moment re-check (Intersect) no longer agrees.
+	// RuleChanged: the last-moment re-check (Plan.Recheck) no longer agrees.
 	RuleChanged Rule = "changed-during-run"
 	// RuleOrphanUnproven: a referrer whose subject was not found but is
 	// not proven gone from this repository (not looked up, or it may live

@@ -275,7 +275,7 @@ type discovery struct {
 	// bodies are manifest bodies already read (by a GET fallback), by digest.
 	bodies map[string][]byte
 	// read and queried are the digests steps 2 and 3 have done, so that
-	// the last look does only what is new.
+	// the re-check does only what is new.
 	read, queried map[string]bool
 	// referrersAPI: the registry answers the referrers API.
 	referrersAPI bool
@@ -306,7 +306,7 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	b.opts.Logf("%s: %d tags listed; resolving", b.repo.Name(), len(tags))
 
 	first := tags
-	if opts.LastLook {
+	if opts.Recheck {
 		// Matching tags first; the tags that keep images are resolved
 		// last, after a second listing, just before the plan is made.
 		first = slices.DeleteFunc(slices.Clone(tags), func(t string) bool { return !d.match(t) })
@@ -314,8 +314,8 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 	if err := d.pass(ctx, first, referrersAPI); err != nil {
 		return nil, err
 	}
-	if opts.LastLook {
-		if err := d.lastLook(ctx, referrersAPI); err != nil {
+	if opts.Recheck {
+		if err := d.recheck(ctx, referrersAPI); err != nil {
 			return nil, err
 		}
 	}
@@ -353,11 +353,11 @@ func (d *discovery) pass(ctx context.Context, tags []string, referrersAPI bool) 
 	return nil
 }
 
-// lastLook lists the tags again and resolves every tag not resolved yet (the
+// recheck lists the tags again and resolves every tag not resolved yet (the
 // ones that keep images, and any pushed since the first listing). A tag
 // pushed or moved onto a doomed image while the matching ones were read is
 // seen here and keeps it; each tag is still resolved once.
-func (d *discovery) lastLook(ctx context.Context, referrersAPI bool) error {
+func (d *discovery) recheck(ctx context.Context, referrersAPI bool) error {
 	tags, _, err := d.b.listTags(ctx)
 	if err != nil && !errors.Is(err, backend.ErrRepositoryNotFound) {
 		return fmt.Errorf("list the tags again: %w", err)

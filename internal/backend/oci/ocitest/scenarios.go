@@ -78,7 +78,7 @@ func (s Suite) Run(t *testing.T) {
 	t.Run("RequestCount", s.RequestCount)
 	t.Run("Created", s.Created)
 	t.Run("ListTags", s.ListTags)
-	t.Run("LastLook", s.LastLook)
+	t.Run("Recheck", s.Recheck)
 	t.Run("Progress", s.Progress)
 	t.Run("NestingBound", s.NestingBound)
 	t.Run("Faults", s.Faults)
@@ -619,11 +619,11 @@ func (s Suite) ListTags(t *testing.T) {
 	}
 }
 
-// LastLook: the matching tags are resolved from the first listing; the
+// Recheck: the matching tags are resolved from the first listing; the
 // tags are listed again and every other tag is resolved only then, so
 // `latest` moved onto a PR image and a new tag pushed onto one while the PR
 // tags were read are both seen. No tag is resolved twice.
-func (s Suite) LastLook(t *testing.T) {
+func (s Suite) Recheck(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		heads    = map[string]int{}
@@ -668,7 +668,7 @@ func (s Suite) LastLook(t *testing.T) {
 	mu.Unlock()
 
 	b := newBackend(t, r, "app", nil)
-	g := discover(t, b, backend.DiscoverOptions{LastLook: true, Match: func(tag string) bool { return strings.HasPrefix(tag, "pr-") }})
+	g := discover(t, b, backend.DiscoverOptions{Recheck: true, Match: func(tag string) bool { return strings.HasPrefix(tag, "pr-") }})
 	want := map[string]string{
 		"pr-1": digestOf(t, pr1), "pr-1b": digestOf(t, pr1), "pr-2": digestOf(t, pr2), "pr-new": digestOf(t, pr2),
 		"v1": digestOf(t, rel), "latest": digestOf(t, pr1), "v9": digestOf(t, pr2),

@@ -1,24 +1,24 @@
-package app
+package apply
 
 import (
 	"context"
 	"errors"
 	"fmt"
 
-	"github.com/regsweep/regsweep/internal/apply"
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/plan"
 )
 
-// confirmRemovedTags lists the tags once more after deleting, so that the
-// record names only tags that are really gone. A tag still listed is looked
-// at: one naming another image moved there during the run and survives (not
-// reported deleted); one still naming the manifest just deleted outlived it
+// confirm lists the tags once more after deleting (Options.Confirm), so
+// that the record names only tags that are really gone. A tag still listed
+// is looked at: one naming another image moved there during the run and
+// survives (not reported deleted); one still naming the manifest just deleted outlived it
 // (go-containerregistry's registry keeps such tags readable), so it is
 // removed by tag where the registry can, and is otherwise a failure with
 // the reason: a run never ends 0 with a swept tag still resolving.
-func (r *runner) confirmRemovedTags(ctx context.Context, b backend.Backend, g *graph.Graph, res *apply.Result) {
+func (r *runner) confirm(ctx context.Context, res *Result) {
+	b, g := r.b, r.g
 	var gone bool
 	for _, rec := range res.Records {
 		gone = gone || rec.Op.Kind == plan.OpDelete && rec.Outcome.Gone() && len(rec.Tags) > 0
@@ -28,10 +28,10 @@ func (r *runner) confirmRemovedTags(ctx context.Context, b backend.Backend, g *g
 	}
 	current, err := b.ListTags(ctx)
 	if err != nil {
-		r.p.Warningf("%s: could not list the tags after deleting to confirm which are gone: %s", g.Repository, err)
+		r.warnf("%s: could not list the tags after deleting to confirm which are gone: %s", g.Repository, err)
 		return
 	}
-	var outlived []apply.Record
+	var outlived []Record
 	for i, rec := range res.Records {
 		if rec.Op.Kind != plan.OpDelete || !rec.Outcome.Gone() || rec.Tags == nil {
 			continue
@@ -51,10 +51,10 @@ func (r *runner) confirmRemovedTags(ctx context.Context, b backend.Backend, g *g
 				outlived = append(outlived, failedTag(rec.Op.Digest, t,
 					fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and could not be looked up: %s", t, rec.Op.Digest, err), err))
 			case now != rec.Op.Digest:
-				r.p.Infof("%s: tag %s still exists (it moved to another image during the run); not reported as deleted", g.Repository, t)
+				r.logf("%s: tag %s still exists (it moved to another image during the run); not reported as deleted", g.Repository, t)
 			default:
-				rr := r.removeOutlived(ctx, b, g, rec.Op.Digest, t)
-				if rr.Outcome == apply.Untagged {
+				rr := r.removeOutlived(ctx, rec.Op.Digest, t)
+				if rr.Outcome == Untagged {
 					kept = append(kept, t)
 				} else {
 					outlived = append(outlived, rr)
@@ -81,7 +81,8 @@ func nameOf(ctx context.Context, b backend.Backend, g *graph.Graph, tag, listed 
 
 // removeOutlived removes a tag that still names the manifest just deleted,
 // probing first whether the registry can remove a tag alone.
-func (r *runner) removeOutlived(ctx context.Context, b backend.Backend, g *graph.Graph, digest, tag string) apply.Record {
+func (r *runner) removeOutlived(ctx context.Context, digest, tag string) Record {
+	b, g := r.b, r.g
 	why := fmt.Sprintf("tag %s still names %s after that manifest was deleted (this registry keeps tags after a digest delete)", tag, digest)
 	if g.Capabilities.Untag == graph.Unknown {
 		tri, err := b.ProbeUntag(ctx)
@@ -101,10 +102,10 @@ func (r *runner) removeOutlived(ctx context.Context, b backend.Backend, g *graph
 	if err != nil && !errors.Is(err, backend.ErrNotFound) {
 		return failedTag(digest, tag, why+"; removing it by tag failed: "+err.Error(), err)
 	}
-	r.p.Infof("%s: %s; removed it by tag", g.Repository, why)
-	return apply.Record{Op: plan.Op{Kind: plan.OpUntag, Digest: digest, Tag: tag}, Outcome: apply.Untagged, Tags: []string{tag}}
+	r.logf("%s: %s; removed it by tag", g.Repository, why)
+	return Record{Op: plan.Op{Kind: plan.OpUntag, Digest: digest, Tag: tag}, Outcome: Untagged, Tags: []string{tag}}
 }
 
-func failedTag(digest, tag, reason string, err error) apply.Record {
-	return apply.Record{Op: plan.Op{Kind: plan.OpUntag, Digest: digest, Tag: tag}, Outcome: apply.Failed, Reason: reason, Err: err}
+func failedTag(digest, tag, reason string, err error) Record {
+	return Record{Op: plan.Op{Kind: plan.OpUntag, Digest: digest, Tag: tag}, Outcome: Failed, Reason: reason, Err: err}
 }

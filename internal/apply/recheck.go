@@ -1,0 +1,124 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/plan"
+)
+
+// The re-check, in one place. Between discovery and the first deletion
+// someone may push, move or delete a tag; the re-check looks at the
+// registry once more just before deleting and drops whatever that look no
+// longer deletes. It has three parts:
+//   - where tags are resolved one by one (the OCI API), the look is part of
+//     discovery (backend.DiscoverOptions.Recheck): the tags that keep
+//     images are resolved last, after a second listing;
+//   - where one listing says every digest, Relist lists again, updates the
+//     graph (relisted, pure), reads what is new (backend.NewReader),
+//     rebuilds the plan and keeps only what both plans do
+//     (plan.Plan.Recheck, pure); Run then marks the rest Skipped (recheck);
+//   - after deleting, confirm lists once more so that the record names only
+//     tags that are really gone (confirm.go).
+
+// Relist returns the re-check for Options.Recheck where the backend's
+// listing says every tag's digest (graph.Capabilities.ListsDigests), or nil
+// where the re-check was part of discovery. rebuild is the plan's pure
+// Build with the run's policy and clock.
+func Relist(b backend.Backend, g *graph.Graph, p *plan.Plan, rebuild func(*graph.Graph) *plan.Plan) func(context.Context) (*plan.Plan, error) {
+	if !g.Capabilities.ListsDigests {
+		return nil
+	}
+	return func(ctx context.Context) (*plan.Plan, error) {
+		current, err := b.ListTags(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("re-list %s before deleting: %w", g.Repository, err)
+		}
+		fresh := relisted(g, current)
+		if nr, ok := b.(backend.NewReader); ok {
+			if err := nr.ReadNew(ctx, fresh); err != nil {
+				return nil, fmt.Errorf("read what appeared in %s before deleting: %w", g.Repository, err)
+			}
+		}
+		return p.Recheck(rebuild(fresh)), nil
+	}
+}
+
+// relisted returns a copy of g whose tags are the current listing. Manifests
+// stay as discovered: a tag now naming a digest never seen becomes an
+// unknown manifest, which the plan keeps.
+func relisted(g *graph.Graph, current map[string]string) *graph.Graph {
+	fresh := graph.New(g.Repository, g.Backend, g.Capabilities)
+	fresh.Warnings = g.Warnings
+	maps.Copy(fresh.Absent, g.Absent)
+	for d, m := range g.Manifests {
+		c := *m
+		c.Tags = nil
+		fresh.Manifests[d] = &c
+	}
+	for t, d := range current {
+		fresh.SetTag(t, d)
+	}
+	fresh.Finish()
+	return fresh
+}
+
+// recheck asks for the refreshed plan and marks every op it no longer holds
+// as Skipped. The tags of still-planned manifests come from the refreshed
+// plan, so the record names the tags that really go.
+func (r *runner) recheck(ctx context.Context) error {
+	fresh, err := r.opts.Recheck(ctx)
+	if err != nil {
+		return fmt.Errorf("re-check before deleting: %w", err)
+	}
+	if fresh == nil {
+		return errors.New("re-check before deleting: no plan returned")
+	}
+	still := map[opKey]bool{}
+	for _, ops := range fresh.Phases {
+		for _, op := range ops {
+			still[keyOf(op)] = true
+		}
+	}
+	mans := map[string]plan.ManifestDecision{}
+	for _, md := range fresh.Manifests {
+		mans[md.Digest] = md
+	}
+	tagDec := map[string]plan.TagDecision{}
+	for _, td := range fresh.Tags {
+		tagDec[td.Tag] = td
+	}
+	r.tagsOf = map[string][]string{}
+	for _, md := range fresh.Manifests {
+		if md.Action == plan.Delete {
+			r.tagsOf[md.Digest] = md.Tags
+		}
+	}
+	for i := range r.records {
+		rec := &r.records[i]
+		if still[keyOf(rec.Op)] {
+			continue
+		}
+		rec.Outcome = Skipped
+		rec.Reason = "the re-check before deleting found it is no longer to be removed"
+		switch rec.Op.Kind {
+		case plan.OpDelete:
+			rec.Tags = nil
+			if md, ok := mans[rec.Op.Digest]; ok && md.Action == plan.Keep && md.Reason != "" {
+				rec.Reason += ": " + md.Reason
+			}
+		case plan.OpUntag:
+			if td, ok := tagDec[rec.Op.Tag]; ok && td.Action == plan.Keep && td.Reason != "" {
+				rec.Reason += ": " + td.Reason
+			} else if ok && td.Digest != rec.Op.Digest {
+				rec.Reason += ": the tag now names another manifest"
+			}
+		}
+		r.logf("skipped %s %s: %s", rec.Op.Kind, opTarget(rec.Op), rec.Reason)
+	}
+	return nil
+}
