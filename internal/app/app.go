@@ -85,7 +85,7 @@ func Run(ctx context.Context, env Env) int {
 		p.Errorf("%s", err)
 		return ExitBadArgs
 	}
-	if _, term := p.(*ci.Terminal); s.JSON && !term {
+	if _, term := p.(*ci.Terminal); (s.JSON || s.ListRepositories) && !term {
 		// --json promises one JSON value on stdout, which a CI provider's
 		// workflow commands would spoil: report like a terminal instead.
 		p = ci.NewTerminal(env.Getenv, env.Stdout, env.Stderr)
@@ -105,6 +105,12 @@ func Run(ctx context.Context, env Env) int {
 		return transport.New(o)
 	}
 	defer r.ts.close()
+	switch {
+	case len(s.Merge) > 0:
+		return r.merge()
+	case s.ExpandOnly:
+		return r.expandOnly(ctx)
+	}
 
 	// A wildcard that cannot be listed is recorded as a failed repository;
 	// the rest is still swept, and the outputs and summary still written.
@@ -345,7 +351,7 @@ func (r *runner) finish(rep *report.Report) int {
 
 // writeRecord writes the record as indented JSON, through a temporary file
 // so that a reader never sees half a record.
-func writeRecord(path string, rec *report.Record) error {
+func writeRecord(path string, rec any) error {
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode the record: %w", err)

@@ -2,8 +2,12 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/regsweep/regsweep/internal/shard"
 )
 
 // MaxListOutput caps each list output, in bytes. It keeps one value usable
@@ -24,6 +28,9 @@ type OutputDef struct {
 	// these).
 	List  bool
 	value func(*Record) any
+	// expansion, set instead of value, is an output of an expand-only
+	// run (see ExpansionOutputs); a sweep or a merge does not set it.
+	expansion func(*shard.Expansion) any
 }
 
 // OutputDefinitions returns every step output, in the order they are set.
@@ -51,6 +58,10 @@ func OutputDefinitions() []OutputDef {
 			Description: "`true` when a list output was cut to stay within its cap (100 KiB each); the record file holds everything."},
 		{Name: "record-file", value: func(r *Record) any { return r.RecordFile },
 			Description: "Path of the JSON record of the whole run (every deletion, kept tag, failure and warning; schema in the README); relative to the workspace when it is inside it. Empty when none was written."},
+		{Name: "repositories", expansion: func(e *shard.Expansion) any { return e.Repositories },
+			Description: "expand-only: JSON array of the repositories `repository` names, wildcards expanded, sorted. Never cut: a run whose expansion would not fit GitHub's output limit fails instead (split the wildcard)."},
+		{Name: "shards", expansion: func(e *shard.Expansion) any { return e.Shards },
+			Description: "expand-only with `shards`: JSON array of that many lists of repositories (fewer when there are fewer repositories), balanced and the same for the same registry state; `fromJSON` it into a matrix. Never cut, like `repositories`."},
 	}
 }
 
@@ -68,6 +79,7 @@ type Output struct {
 func Outputs(rec *Record) []Output {
 	defs := OutputDefinitions()
 	lists := map[string]string{}
+	defs = slices.DeleteFunc(defs, func(d OutputDef) bool { return d.value == nil })
 	for _, d := range defs {
 		if d.List {
 			v, cut := boundedArray(d.value(rec), MaxListOutput)
@@ -84,6 +96,31 @@ func Outputs(rec *Record) []Output {
 		out = append(out, Output{Name: d.Name, Value: scalar(d.value(rec))})
 	}
 	return out
+}
+
+// MaxExpansionOutput bounds the expand-only outputs together, in bytes: a
+// cut list would drop repositories from every shard, so an expansion that
+// does not fit fails instead. GitHub takes 1 MB of outputs, counted in
+// UTF-16 (at most two bytes per byte here).
+const MaxExpansionOutput = 480 << 10
+
+// ExpansionOutputs returns an expand-only run's outputs: repositories and,
+// when it was sharded, shards. It fails rather than cut either.
+func ExpansionOutputs(e *shard.Expansion) ([]Output, error) {
+	var out []Output
+	size := 0
+	for _, d := range OutputDefinitions() {
+		if d.expansion == nil || d.Name == "shards" && e.Shards == nil {
+			continue
+		}
+		v := jsonLine(d.expansion(e))
+		size += len(v)
+		out = append(out, Output{Name: d.Name, Value: v, List: true})
+	}
+	if size > MaxExpansionOutput {
+		return nil, fmt.Errorf("the expansion (%d repositories) takes %d KiB, more than a step output carries (%d KiB): split the wildcard into several expansions, or pass the record file between jobs", len(e.Repositories), size>>10, MaxExpansionOutput>>10)
+	}
+	return out, nil
 }
 
 func scalar(v any) string {

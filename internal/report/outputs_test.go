@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/apply"
+	"github.com/regsweep/regsweep/internal/shard"
 )
 
 // -update rewrites action.yml's outputs block and the README's outputs
@@ -74,6 +75,14 @@ func TestOutputDocs(t *testing.T) {
 		}
 	}
 	for _, o := range Outputs(Build(baseReport(false, normalRun(false)))) {
+		set = append(set, o.Name)
+	}
+	// An expand-only run sets its own two.
+	expansion, err := ExpansionOutputs(&shard.Expansion{Repositories: []string{"r.test/a"}, Shards: [][]string{{"r.test/a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range expansion {
 		set = append(set, o.Name)
 	}
 	slices.Sort(declared)

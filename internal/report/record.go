@@ -44,6 +44,9 @@ type Record struct {
 	Errors       []string     `json:"errors"`
 	Warnings     []string     `json:"warnings"`
 	Repositories []RepoRecord `json:"repositories"`
+	// Shards is set in a record merged from shards' records: what became
+	// of each shard of the expansion.
+	Shards []MergedShard `json:"merged-shards,omitempty"`
 }
 
 // Repository statuses in the record.
@@ -72,9 +75,12 @@ type RepoRecord struct {
 	NotAttemptedCount int `json:"not-attempted-count"`
 	SkippedCount      int `json:"skipped-count"`
 
-	Deleted      []DeletedManifest `json:"deleted"`
-	UntaggedTags []string          `json:"untagged-tags"`
-	Kept         []KeptTag         `json:"kept"`
+	Deleted []DeletedManifest `json:"deleted"`
+	// RemovedTags are the tags that no longer exist because of this run
+	// (deleted manifests' and untagged), sorted: deleted-tags' entries.
+	RemovedTags  []string  `json:"removed-tags"`
+	UntaggedTags []string  `json:"untagged-tags"`
+	Kept         []KeptTag `json:"kept"`
 	// Failed holds the failed and refused operations.
 	Failed []OpRecord `json:"failed"`
 	// LeftUntagged are manifests whose tags went first (untag-first
@@ -110,20 +116,19 @@ type OpRecord struct {
 func Build(r *Report) *Record {
 	rec := &Record{
 		SchemaVersion: SchemaVersion, Regsweep: r.Version, DryRun: r.DryRun, RecordFile: r.RecordFile,
-		DeletedDigests: []string{}, DeletedTags: []string{}, DeletedImages: []string{}, KeptTags: []KeptTag{},
-		Errors: []string{}, Warnings: []string{}, Repositories: []RepoRecord{},
+		Repositories: []RepoRecord{},
 	}
-	seen := map[string]bool{}
-	held := map[string]bool{}
 	for i := range r.Repositories {
 		rp := &r.Repositories[i]
 		s := summarize(rp)
+		removed := slices.Clone(s.RemovedTags)
+		slices.Sort(removed) // a list a person reads, and a stable one for scripts
 		rr := RepoRecord{
 			Repository: s.Name, Backend: s.Backend, Status: status(rp, s),
 			DeletedCount: s.DeletedCount, AlreadyGoneCount: s.AlreadyGone, RemovedTagCount: len(s.RemovedTags),
 			KeptCount: len(s.Kept), FailedCount: s.FailedCount, RefusedCount: s.RefusedCount,
 			NotAttemptedCount: len(s.NotAttempted), SkippedCount: len(s.Skipped),
-			Deleted: []DeletedManifest{}, UntaggedTags: nonNil(s.Untagged), Kept: []KeptTag{},
+			Deleted: []DeletedManifest{}, RemovedTags: nonNil(removed), UntaggedTags: nonNil(s.Untagged), Kept: []KeptTag{},
 			Failed: opRecords(s.Failed), Skipped: opRecords(s.Skipped), NotAttempted: opRecords(s.NotAttempted),
 			Warnings: nonNil(s.Warnings), LeftUntagged: nonNil(s.LeftUntagged),
 		}
@@ -139,21 +144,38 @@ func Build(r *Report) *Record {
 			rr.Error = s.Stopped.Error()
 			rr.Hint = hint(s.Stopped, rp.Hints)
 		} else if rp.Held != nil {
-			// One refusal of the whole run: one error, counted once.
 			rr.Error = rp.Held.Error()
-			if !held[rr.Error] {
-				held[rr.Error] = true
-				rec.Errors = append(rec.Errors, rr.Error)
-				rec.FailedCount++
-			}
 		}
 		for _, d := range s.Deleted {
 			kind := string(d.Kind)
 			if kind == "" {
 				kind = "manifest"
 			}
-			image := s.Name + "@" + d.Digest
-			rr.Deleted = append(rr.Deleted, DeletedManifest{Digest: d.Digest, Image: image, Kind: kind, Tags: nonNil(d.Tags), AlreadyGone: d.AlreadyGone})
+			rr.Deleted = append(rr.Deleted, DeletedManifest{Digest: d.Digest, Image: s.Name + "@" + d.Digest, Kind: kind, Tags: nonNil(d.Tags), AlreadyGone: d.AlreadyGone})
+		}
+		for _, k := range s.Kept {
+			k.Repository = s.Name
+			rr.Kept = append(rr.Kept, k)
+		}
+		rec.Repositories = append(rec.Repositories, rr)
+	}
+	rec.tally()
+	return rec
+}
+
+// tally sets the run's lists, counts, errors, warnings and result line from
+// its repositories' records. Build and Merge both end here, so the record
+// of a run merged from shards counts exactly as one run over them all.
+func (rec *Record) tally() {
+	rec.DeletedDigests, rec.DeletedTags, rec.DeletedImages = []string{}, []string{}, []string{}
+	rec.KeptTags, rec.Errors, rec.Warnings = []KeptTag{}, []string{}, []string{}
+	rec.DeletedCount, rec.RemovedTagCount, rec.KeptCount = 0, 0, 0
+	rec.FailedCount, rec.RefusedCount, rec.NotAttemptedCount = 0, 0, 0
+	seen := map[string]bool{}
+	held := map[string]bool{}
+	for i := range rec.Repositories {
+		rr := &rec.Repositories[i]
+		for _, d := range rr.Deleted {
 			if d.AlreadyGone {
 				continue // absent already: not deleted by this run
 			}
@@ -161,23 +183,27 @@ func Build(r *Report) *Record {
 				seen[d.Digest] = true
 				rec.DeletedDigests = append(rec.DeletedDigests, d.Digest)
 			}
-			rec.DeletedImages = append(rec.DeletedImages, image)
+			rec.DeletedImages = append(rec.DeletedImages, d.Image)
 		}
-		removed := slices.Clone(s.RemovedTags)
-		slices.Sort(removed) // a list a person reads, and a stable one for scripts
-		for _, t := range removed {
-			rec.DeletedTags = append(rec.DeletedTags, s.Name+":"+t)
+		for _, t := range rr.RemovedTags {
+			rec.DeletedTags = append(rec.DeletedTags, rr.Repository+":"+t)
 		}
-		for _, k := range s.Kept {
-			k.Repository = s.Name
-			rr.Kept = append(rr.Kept, k)
-			rec.KeptTags = append(rec.KeptTags, k)
-		}
+		rec.KeptTags = append(rec.KeptTags, rr.Kept...)
 		for _, w := range rr.Warnings {
-			rec.Warnings = append(rec.Warnings, s.Name+": "+w)
+			rec.Warnings = append(rec.Warnings, rr.Repository+": "+w)
 		}
-		if rr.Error != "" && !rp.NotStarted && rp.Held == nil {
-			rec.Errors = append(rec.Errors, s.Name+": "+rr.Error)
+		switch {
+		case rr.Error == "" || rr.Status == StatusNotStarted:
+		case rr.Status == StatusNotRun:
+			// The run as a whole was refused (max-deletions over every
+			// repository): one error, counted once.
+			if !held[rr.Error] {
+				held[rr.Error] = true
+				rec.Errors = append(rec.Errors, rr.Error)
+				rec.FailedCount++
+			}
+		default:
+			rec.Errors = append(rec.Errors, rr.Repository+": "+rr.Error)
 		}
 		rec.DeletedCount += rr.DeletedCount
 		rec.RemovedTagCount += rr.RemovedTagCount
@@ -185,17 +211,15 @@ func Build(r *Report) *Record {
 		rec.FailedCount += rr.FailedCount
 		rec.RefusedCount += rr.RefusedCount
 		rec.NotAttemptedCount += rr.NotAttemptedCount
-		rec.Repositories = append(rec.Repositories, rr)
 	}
-	rec.Result = resultLine(r, rec)
-	return rec
+	rec.Result = resultLine(rec)
 }
 
 func status(rp *Repository, s summary) string {
 	switch {
 	case rp.NotStarted:
 		return StatusNotStarted
-	case rp.Plan == nil:
+	case rp.Plan == nil, rp.Err != nil:
 		return StatusFailed
 	case rp.Result == nil:
 		return StatusNotRun

@@ -150,14 +150,14 @@ func endLine(r *Report, rec *Record) string {
 }
 
 // resultLine is the run's outcome in one line.
-func resultLine(r *Report, rec *Record) string {
+func resultLine(rec *Record) string {
 	var b strings.Builder
 	b.WriteString("regsweep: ")
-	if r.DryRun {
+	if rec.DryRun {
 		b.WriteString("DRY RUN: ")
 	}
 	verb := "deleted"
-	if r.DryRun {
+	if rec.DryRun {
 		verb = "would be deleted"
 	}
 	fmt.Fprintf(&b, "%s %s, %s removed, %s kept, %d failed",
@@ -169,7 +169,7 @@ func resultLine(r *Report, rec *Record) string {
 	if rec.NotAttemptedCount > 0 {
 		fmt.Fprintf(&b, ", %d not attempted", rec.NotAttemptedCount)
 	}
-	if n := len(r.Repositories); n != 1 {
+	if n := len(rec.Repositories); n != 1 {
 		fmt.Fprintf(&b, " (%s)", plural(n, "repository", "repositories"))
 	}
 	return b.String()

@@ -61,7 +61,7 @@ func (d Definition) actionDefault() string {
 func Definitions() []Definition {
 	return []Definition{
 		{Name: "repository", Field: "Repositories", Kind: KindList, Required: true,
-			Help: "Repositories to sweep, one per line or comma-separated: `host[:port]/path` (no host means Docker Hub); a trailing `/*` takes every repository below that path."},
+			Help: "Repositories to sweep, one per line, comma-separated or as a JSON array: `host[:port]/path` (no host means Docker Hub); a trailing `/*` takes every repository below that path. Not needed with `shard` or `merge`."},
 		{Name: "tags", Field: "Tags", Kind: KindList,
 			Help: "Tag patterns to delete, one per line or comma-separated; globs (`*`, `?`, `[...]`) matched against the whole tag. Left empty while keep-latest, older-than or pulled-within is set, every tag is a candidate."},
 		{Name: "exclude-tags", Field: "ExcludeTags", Kind: KindList,
@@ -112,6 +112,18 @@ func Definitions() []Definition {
 			Help: "Stop the run after this long: `30s`, `10m`, `2h` (empty: no limit)."},
 		{Name: "record", Field: "Record", Kind: KindString,
 			Help: "Write the run's complete record (JSON) to this file. Default: `regsweep-record.json` in the workspace on GitHub Actions, GitLab, Woodpecker and Drone; no file on a command line."},
+		{Name: "expand-only", Field: "ExpandOnly", Kind: KindBool, Default: "false",
+			Help: "Sweep nothing: expand `repository` (wildcards listed as a sweep lists them), output `repositories` and, with `shards`, `shards`, and write both to the record file (see Sharding)."},
+		{Name: "list-repositories", Field: "ListRepositories", Kind: KindBool, Default: "false", CLIOnly: true,
+			Help: "Print the repositories `repository` names, wildcards expanded, as one JSON object (`repositories`, and `shards` with --shards) and sweep nothing (command line; the action's expand-only)."},
+		{Name: "shards", Field: "Shards", Kind: KindInt, Default: "0", Min: 0, Max: 256,
+			Help: "With expand-only: split the repositories into this many lists of about equal size, each sorted, the same for the same registry state, for `fromJSON` in a matrix (0: none; at most 256, GitHub's matrix limit)."},
+		{Name: "shard", Field: "Shard", Kind: KindInt, Default: "0", Min: 0, Max: 256,
+			Help: "Sweep the Nth list (from 1) of `shards-file` instead of `repository` (a GitLab `parallel: matrix` job; 0: off)."},
+		{Name: "shards-file", Field: "ShardsFile", Kind: KindString,
+			Help: "The expansion: expand-only's record file, or its `shards` output as JSON. With `shard`, the lists to pick from; with `merge`, the shards whose records must all be there."},
+		{Name: "merge", Field: "Merge", Kind: KindList,
+			Help: "Sweep nothing: merge the record files these globs match (one per shard) into one record, summary and outputs, as if one job had swept every shard of `shards-file`; a shard without a record, or whose sweep failed, is named and the run exits 1. Command line: `regsweep merge --shards-file FILE RECORD...`."},
 	}
 }
 

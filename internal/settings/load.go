@@ -101,7 +101,7 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 			v = "" // only separators: as good as unset
 		}
 		if v == "" {
-			if d.Required {
+			if d.Required && !(d.Name == "repository" && r.repositoryOptional()) {
 				errs = append(errs, &Error{Input: d.Name, Msg: "is required: " + requiredHint(d.Name)})
 			}
 			continue
@@ -114,7 +114,14 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if err := r.sharding(s); err != nil {
+		return nil, err
+	}
 	r.scopeCIDefaultCredentials(s)
+	if s.ExpandOnly || len(s.Merge) > 0 {
+		// Nothing is swept: no policy to build, and none to ask for.
+		return s, nil
+	}
 	if err := buildPolicy(s); err != nil {
 		return nil, err
 	}
@@ -169,6 +176,11 @@ func assign(f reflect.Value, d Definition, v string, regex bool) error {
 		commas := !(regex && (d.Name == "tags" || d.Name == "exclude-tags"))
 		items := SplitList(v, commas)
 		if d.Name == "repository" {
+			if list, ok, err := jsonList(v); err != nil {
+				return err
+			} else if ok {
+				items = list
+			}
 			seen := map[string]bool{}
 			var repos []string
 			for _, it := range items {
@@ -452,6 +464,32 @@ func parseFlags(defs []Definition, args []string) (map[string]string, error) {
 	}
 	if *version {
 		return nil, ErrVersion
+	}
+	if fs.NArg() > 0 && fs.Arg(0) == MergeCommand {
+		// `regsweep merge [flags] RECORD...`: the records are the merge
+		// setting, and flags may come between them.
+		var records []string
+		for rest := fs.Args()[1:]; len(rest) > 0; {
+			if err := fs.Parse(rest); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return nil, ErrHelp
+				}
+				return nil, &Error{Msg: flagMsg(err) + " (see regsweep --help)"}
+			}
+			rest = fs.Args()
+			if len(rest) > 0 {
+				records = append(records, rest[0])
+				rest = rest[1:]
+			}
+		}
+		if len(records) == 0 {
+			return nil, &Error{Input: "merge", Msg: "regsweep merge needs the shards' record files: regsweep merge --shards-file FILE RECORD..."}
+		}
+		if prev := vals["merge"]; prev != "" {
+			records = append([]string{prev}, records...)
+		}
+		vals["merge"] = strings.Join(records, "\n")
+		return vals, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, &Error{Msg: fmt.Sprintf("unexpected argument %q: settings are flags such as --repository or --tags (see regsweep --help)", fs.Arg(0))}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/regsweep/regsweep/internal/plan"
+	"github.com/regsweep/regsweep/internal/shard"
 )
 
 // Settings are the validated settings of one run.
@@ -43,6 +44,18 @@ type Settings struct {
 	JSON             bool          // `json` (CLI: print outputs as JSON)
 	Record           string        // `record`: where to write the run's record ("" = the CI's default)
 	Timeout          time.Duration // `timeout` (0: none)
+
+	// Sharding: expand-only (or --list-repositories) lists and splits the
+	// repositories; shard picks one list of ShardsFile to sweep; merge
+	// combines the shards' records, checked against ShardsFile.
+	ExpandOnly       bool     // `expand-only`
+	ListRepositories bool     // `list-repositories` (CLI: expand-only printed)
+	Shards           int      // `shards` (0: none)
+	Shard            int      // `shard` (from 1; 0: off)
+	ShardsFile       string   // `shards-file`
+	Merge            []string // `merge`: globs of record files
+	// Expansion is shards-file, read (shard and merge).
+	Expansion *shard.Expansion
 
 	// Policy is built from the pattern and rule settings.
 	Policy plan.Policy
