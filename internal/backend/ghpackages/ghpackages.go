@@ -439,8 +439,9 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 				if !rt.Truncated {
 					m.Subject = rt.Subject
 				}
-				if rt.Fallback() { // an index of referrers
+				if rt.Fallback() { // an index of referrers, kept with its subject by the spec
 					needsRead = true
+					m.SubjectRepository = g.Repository
 				}
 			} else {
 				needsRead = true
@@ -461,6 +462,9 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		if err := b.readGraph(ctx, g, tagged, map[string]bool{}); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Referrers {
+		markAbsent(g)
 	}
 	g.Finish()
 	return g, nil

@@ -295,6 +295,8 @@ func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []s
 		if res.body.Subject != nil && res.body.Subject.Digest != "" {
 			m.Kind = graph.KindReferrer
 			m.Subject = res.body.Subject.Digest
+			// The spec keeps a referrer in its subject's repository.
+			m.SubjectRepository = g.Repository
 		}
 		if isIndex(res.mediaType) {
 			if m.Kind != graph.KindReferrer {
@@ -317,7 +319,7 @@ func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []s
 				}
 				if m.Kind == graph.KindReferrer && m.Subject != "" && cm.Kind == graph.KindUnknown {
 					// Children of a referrers fallback index are referrers of its subject.
-					cm.Kind, cm.Subject = graph.KindReferrer, m.Subject
+					cm.Kind, cm.Subject, cm.SubjectRepository = graph.KindReferrer, m.Subject, m.SubjectRepository
 				} else if cm.Kind == graph.KindUnknown {
 					switch {
 					case isIndex(c.MediaType):

@@ -332,6 +332,19 @@ func (f *Fake) AddSignature(owner, name, subject string, created time.Time) stri
 	return d
 }
 
+// AddReferrer stores an SBOM whose OCI subject field names subject (which
+// need not be a version here), untagged unless tags are given, and returns
+// its digest.
+func (f *Fake) AddReferrer(owner, name, subject string, tags []string, created time.Time) string {
+	var m map[string]any
+	_ = json.Unmarshal(imageManifest("sbom:"+subject, "application/spdx+json"), &m)
+	m["subject"] = map[string]any{"mediaType": MediaOCIManifest, "digest": subject, "size": 2}
+	b, _ := json.Marshal(m)
+	d := Digest(b)
+	f.AddVersion(owner, name, d, tags, created, b, MediaOCIManifest)
+	return d
+}
+
 // imageManifest is a small valid OCI image manifest unique to seed.
 func imageManifest(seed, artifactType string) []byte {
 	sum := sha256.Sum256([]byte(seed))
