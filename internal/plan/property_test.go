@@ -403,12 +403,46 @@ func (m *model) candidate(pol Policy, tag string) bool {
 	return !(pol.ProtectLatest && tag == "latest" && !slices.Contains(pol.Include.Patterns(), "latest"))
 }
 
+// semantics is what the policy alone decides, before graph rules, as a
+// model reads it: the invariants hold for the single rule of the inputs
+// and for rule sets alike.
+type semantics struct {
+	deletes   map[string]bool // non-referrer tags the policy deletes
+	matched   map[string]bool // tags some tags pattern matched (TagDecision.Matched)
+	protected map[string]bool // referrer tags an exclude pattern (or keep) protects
+	untagged  map[string]bool // untagged listed manifests the policy deletes
+	covers    bool            // some rule covers untagged manifests
+}
+
+// inputSemantics reads the single rule of the inputs.
+func inputSemantics(m *model, pol Policy, kl map[string]bool) semantics {
+	s := semantics{deletes: map[string]bool{}, matched: map[string]bool{}, protected: map[string]bool{}, untagged: map[string]bool{}, covers: pol.Untagged}
+	for tag, d := range m.g.Tags {
+		_, refName := m.refTagRE(tag)
+		s.matched[tag] = pol.Include != nil && pol.Include.Match(tag)
+		s.protected[tag] = refName && pol.Exclude != nil && pol.Exclude.Match(tag)
+		s.deletes[tag] = !refName && m.candidate(pol, tag) && !kl[tag] && m.oldEnough(pol, d)
+	}
+	for d, man := range m.g.Manifests {
+		s.untagged[d] = len(m.tagsOf[d]) == 0 && man.Listed && pol.Untagged && m.oldEnough(pol, d)
+	}
+	return s
+}
+
 // checkInvariants asserts properties (a)-(e) and the plan's well-formedness.
 func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 	t.Helper()
 	m := newModel(g)
-	caps := g.Capabilities
 	kl := checkKeepLatest(t, m, pol, p)
+	checkPlan(t, m, pol, inputSemantics(m, pol, kl), p)
+}
+
+// checkPlan asserts properties (a)-(e) and the plan's well-formedness
+// against what the policy alone decides (sem).
+func checkPlan(t reporter, m *model, pol Policy, sem semantics, p *Plan) {
+	t.Helper()
+	g := m.g
+	caps := g.Capabilities
 	del := map[string]bool{}
 	phaseOf := map[string]int{}
 	seenM := map[string]bool{}
@@ -456,19 +490,14 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 			t.Errorf("(a) tag %s is %s but its manifest deleted=%v", tag, td.Action, del[d])
 		}
 		_, refName := m.refTagRE(tag)
-		matched := pol.Include != nil && pol.Include.Match(tag)
-		excluded := pol.Exclude != nil && pol.Exclude.Match(tag)
-		if td.Matched != matched {
-			t.Errorf("tag %s Matched=%v, want %v", tag, td.Matched, matched)
+		if td.Matched != sem.matched[tag] {
+			t.Errorf("tag %s Matched=%v, want %v", tag, td.Matched, sem.matched[tag])
 		}
-		if td.Action != Keep && ((!refName && !m.candidate(pol, tag)) || (refName && excluded && pol.DeleteReferrers)) {
+		if td.Action != Keep && ((!refName && !sem.deletes[tag]) || (refName && sem.protected[tag] && pol.DeleteReferrers)) {
 			t.Errorf("(a) tag %s is kept by policy but planned %s", tag, td.Action)
 		}
-		if td.Action != Keep && kl[tag] {
-			t.Errorf("(a) tag %s kept by keep-latest but planned %s", tag, td.Action)
-		}
 		if td.Action == Untag {
-			if !m.candidate(pol, tag) || kl[tag] || !m.oldEnough(pol, d) {
+			if !sem.deletes[tag] {
 				t.Errorf("(d) tag %s untagged without being a candidate", tag)
 			}
 			if caps.Untag == graph.No && !caps.TagsOnly && !(pol.UntagWithPlaceholder && caps.DeleteManifest) {
@@ -503,7 +532,7 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 			t.Errorf("%s deleted though the registry cannot delete it", d)
 		}
 		// (d) justified.
-		if !justified(m, pol, d, del, kl) {
+		if !justified(m, pol, sem, d, del) {
 			t.Errorf("(d) %s deleted without justification", d)
 		}
 	}
@@ -589,13 +618,13 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 			}
 		}
 	}
-	if pol.Untagged && !caps.ListUntagged && !containsSub(p.Warnings, "cannot list untagged") {
+	if sem.covers && !caps.ListUntagged && !containsSub(p.Warnings, "cannot list untagged") {
 		t.Errorf("no warning that untagged is unavailable")
 	}
 }
 
 // justified: (d) a deleted manifest has a reason in the policy.
-func justified(m *model, pol Policy, d string, del map[string]bool, kl map[string]bool) bool {
+func justified(m *model, pol Policy, sem semantics, d string, del map[string]bool) bool {
 	man := m.g.Manifests[d]
 	tags := m.tagsOf[d]
 	caps := m.g.Capabilities
@@ -603,16 +632,16 @@ func justified(m *model, pol Policy, d string, del map[string]bool, kl map[strin
 	if !m.isRef[d] && len(tags) > 0 {
 		all := true
 		for _, tag := range tags {
-			if !m.candidate(pol, tag) || kl[tag] {
+			if !sem.deletes[tag] {
 				all = false
 			}
 		}
-		if all && m.oldEnough(pol, d) {
+		if all {
 			return true
 		}
 	}
 	// Untagged.
-	if len(tags) == 0 && man.Listed && pol.Untagged && m.oldEnough(pol, d) {
+	if sem.untagged[d] {
 		return true
 	}
 	if m.isRef[d] && pol.DeleteReferrers {
@@ -735,6 +764,42 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 		}
 		return kept
 	}
+	var cands []string
+	for tag, d := range m.g.Tags {
+		if m.candidate(pol, tag) && !m.isRef[d] {
+			cands = append(cands, tag)
+		}
+	}
+	sort.Strings(cands)
+	keptKL, unrankedKL, wantRanking, wantIgnored := modelKeepLatest(m, cands, pol.KeepLatest)
+	if p.Ranking != wantRanking || !slices.Equal(p.IgnoredTags, wantIgnored) {
+		t.Errorf("ranking %q ignoring %v, want %q ignoring %v", p.Ranking, p.IgnoredTags, wantRanking, wantIgnored)
+	}
+	for _, tag := range cands {
+		byKL, byUnranked := keptKL[tag], unrankedKL[tag]
+		td := tagDec[tag]
+		switch {
+		case byKL:
+			kept[tag] = true
+			if td.Rule != RuleKeepLatest || td.Action != Keep {
+				t.Errorf("keep-latest: %s is among the newest %d images but planned %s/%s (%s)", tag, pol.KeepLatest, td.Action, td.Rule, td.Reason)
+			}
+		case byUnranked:
+			kept[tag] = true
+			if td.Action != Keep || (td.Rule != RuleNotVersion && td.Rule != RuleAgeUnknown) {
+				t.Errorf("keep-latest: %s cannot be ranked but planned %s/%s (%s)", tag, td.Action, td.Rule, td.Reason)
+			}
+		case td.Rule == RuleKeepLatest || td.Rule == RuleNotVersion:
+			t.Errorf("keep-latest: %s is not among the newest %d images but kept by %s (%s)", tag, pol.KeepLatest, td.Rule, td.Reason)
+		}
+	}
+	return kept
+}
+
+// modelKeepLatest is the brute-force keep-latest over candidate tags
+// (sorted, none on a referrer): the tags it keeps among the newest keep
+// images, the tags it cannot rank, how it ranks and the tags it ignores.
+func modelKeepLatest(m *model, cands []string, keep int) (kept, unrankedTags map[string]bool, wantRanking string, wantIgnored []string) {
 	// below[r]: every manifest reachable from r through index entries.
 	below := func(r string) map[string]bool {
 		out := map[string]bool{}
@@ -761,13 +826,6 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 		}
 		return true
 	}
-	var cands []string
-	for tag, d := range m.g.Tags {
-		if m.candidate(pol, tag) && !m.isRef[d] {
-			cands = append(cands, tag)
-		}
-	}
-	sort.Strings(cands)
 	type img struct {
 		root    string
 		tags    []string
@@ -799,7 +857,7 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 	}
 	versions := modelVersions(cands)
 	byVersion := len(versions) > 0
-	wantRanking, wantIgnored := RankCreated, []string(nil)
+	wantRanking, wantIgnored = RankCreated, nil
 	if byVersion {
 		wantRanking = RankVersion
 		for _, tag := range cands {
@@ -810,9 +868,6 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 	}
 	if len(cands) == 0 {
 		wantRanking = ""
-	}
-	if p.Ranking != wantRanking || !slices.Equal(p.IgnoredTags, wantIgnored) {
-		t.Errorf("ranking %q ignoring %v, want %q ignoring %v", p.Ranking, p.IgnoredTags, wantRanking, wantIgnored)
 	}
 	for _, im := range imgs {
 		for _, tag := range im.tags {
@@ -855,33 +910,21 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 				n++
 			}
 		}
-		if n < pol.KeepLatest {
+		if n < keep {
 			keptImg[im] = true
 		}
 	}
+	kept, unrankedTags = map[string]bool{}, map[string]bool{}
 	for _, tag := range cands {
-		byKL, byUnranked := false, false
 		for _, im := range imagesOf[tag] {
-			byKL = byKL || keptImg[im]
-			byUnranked = byUnranked || unranked[im]
+			kept[tag] = kept[tag] || keptImg[im]
+			unrankedTags[tag] = unrankedTags[tag] || unranked[im]
 		}
-		td := tagDec[tag]
-		switch {
-		case byKL:
-			kept[tag] = true
-			if td.Rule != RuleKeepLatest || td.Action != Keep {
-				t.Errorf("keep-latest: %s is among the newest %d images but planned %s/%s (%s)", tag, pol.KeepLatest, td.Action, td.Rule, td.Reason)
-			}
-		case byUnranked:
-			kept[tag] = true
-			if td.Action != Keep || (td.Rule != RuleNotVersion && td.Rule != RuleAgeUnknown) {
-				t.Errorf("keep-latest: %s cannot be ranked but planned %s/%s (%s)", tag, td.Action, td.Rule, td.Reason)
-			}
-		case td.Rule == RuleKeepLatest || td.Rule == RuleNotVersion:
-			t.Errorf("keep-latest: %s is not among the newest %d images but kept by %s (%s)", tag, pol.KeepLatest, td.Rule, td.Reason)
+		if kept[tag] {
+			unrankedTags[tag] = false
 		}
 	}
-	return kept
+	return kept, unrankedTags, wantRanking, wantIgnored
 }
 
 func containsSub(ss []string, sub string) bool {
