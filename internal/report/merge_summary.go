@@ -85,14 +85,18 @@ func mergedMarkdown(rec *Record, problems []string, l limits) string {
 	return b.String()
 }
 
-// MergedLines renders a merge's log lines: each problem and error, the
-// warnings (capped), and the result line as a notice.
+// MergedLines renders a merge's log lines: the repositories' errors and
+// the warnings (each capped), every problem, and the result line as a
+// notice.
 func MergedLines(rec *Record, problems []string) []Line {
 	var out []Line
-	for _, e := range rec.Errors {
-		if !slices.Contains(problems, e) {
-			out = append(out, Line{Error, plain(e)})
-		}
+	errs := slices.DeleteFunc(slices.Clone(rec.Errors), func(e string) bool { return slices.Contains(problems, e) })
+	shownErrs, moreErrs := capList(errs, maxTextErrors)
+	for _, e := range shownErrs {
+		out = append(out, Line{Error, plain(e)})
+	}
+	if moreErrs > 0 {
+		out = append(out, Line{Info, fmt.Sprintf("… and %d more errors (see the record)", moreErrs)})
 	}
 	for _, p := range problems {
 		out = append(out, Line{Error, plain(p)})

@@ -29,7 +29,12 @@ type ghRun struct {
 // file commands, and nothing else of the machine.
 func runGitHub(t *testing.T, inputs map[string]string) ghRun {
 	t.Helper()
-	dir := t.TempDir()
+	return runGitHubIn(t, t.TempDir(), inputs)
+}
+
+// runGitHubIn is runGitHub with dir as the workspace and working directory.
+func runGitHubIn(t *testing.T, dir string, inputs map[string]string) ghRun {
+	t.Helper()
 	files := map[string]string{}
 	for _, f := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STATE"} {
 		files[f] = filepath.Join(dir, strings.ToLower(f))
@@ -62,7 +67,7 @@ func runGitHub(t *testing.T, inputs map[string]string) ghRun {
 	for k, v := range all {
 		env["INPUT_"+strings.ToUpper(strings.ReplaceAll(k, " ", "_"))] = v
 	}
-	res := runBinary(t, env)
+	res := runBinaryIn(t, dir, env)
 	out := ghRun{result: res, Files: map[string]string{}}
 	for _, f := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STATE"} {
 		b, err := os.ReadFile(files[f])

@@ -85,9 +85,29 @@ func (r result) Log() string { return r.Stdout + r.Stderr }
 // an empty DOCKER_CONFIG (no credentials of this machine), as a CI step.
 func runBinary(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
+	return runBinaryIn(t, "", env, args...)
+}
+
+// runBinaryIn is runBinary in the working directory dir ("" for the
+// test's own), as a CI job runs in its workspace.
+func runBinaryIn(t *testing.T, dir string, env map[string]string, args ...string) result {
+	t.Helper()
+	return runCommand(t, dir, env, binary, args...)
+}
+
+// runShell runs one line of a CI job's script with sh, as GitLab does.
+func runShell(t *testing.T, dir string, env map[string]string, line string) result {
+	t.Helper()
+	return runCommand(t, dir, env, "sh", "-c", line)
+}
+
+// runCommand runs name with the environment runBinary describes.
+func runCommand(t *testing.T, dir string, env map[string]string, name string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
 	base := map[string]string{
 		"PATH":          os.Getenv("PATH"),
 		"HOME":          t.TempDir(),

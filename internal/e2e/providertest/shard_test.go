@@ -18,9 +18,10 @@ import (
 )
 
 // seedTeam pushes 40 repositories team/r00..team/r39 and one outside the
-// wildcard, other/x. Each has latest, pr-0 on latest's digest (kept with
-// it) and 1 to 3 pull-request images of its own, so keep-latest keeps one
-// and deletes the others, and shards differ in tag counts.
+// wildcard, other/x. Each has latest, pr-0 on latest's digest (removed by
+// tag: latest keeps the image) and 1 to 3 pull-request images of its own,
+// so keep-latest keeps one and deletes the others, and shards differ in
+// tag counts.
 func seedTeam(t *testing.T, r *registry) []string {
 	t.Helper()
 	day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
