@@ -40,6 +40,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"missing-repository", missingRepository},
 		{"absent-child", absentChild},
 		{"keep-latest-tag-on-platform", keepLatestTagOnPlatform},
+		{"pulled-within-unreported", pulledWithinUnreported},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

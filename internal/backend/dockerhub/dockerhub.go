@@ -7,8 +7,10 @@
 // to list, one DELETE per removed tag. 429 + X-Retry-After is honoured by
 // the shared transport; an expired token (401) is renewed once.
 //
-// Created times are tag_last_pushed (else last_updated): Hub does not
-// expose an image's own creation time without pulling its config.
+// Push times are tag_last_pushed (else last_updated) and pull times
+// tag_last_pulled (null: never pulled), per tag and per platform image. Hub
+// does not expose an image's own creation time without pulling its config,
+// so age-from: created finds every age unknown here (kept).
 package dockerhub
 
 import (
@@ -102,6 +104,7 @@ type Backend struct {
 	authMu sync.Mutex // one login at a time
 	mu     sync.Mutex
 	jwt    string
+	known  []hubTag // the last listing
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -139,7 +142,7 @@ func (b *Backend) repository() string {
 }
 
 func (b *Backend) capabilities() graph.Capabilities {
-	return graph.Capabilities{DeleteManifest: false, Untag: graph.Yes, TagsOnly: true, ListUntagged: false, Referrers: false, ListsDigests: true}
+	return graph.Capabilities{DeleteManifest: false, Untag: graph.Yes, TagsOnly: true, ListUntagged: false, Referrers: false, ListsDigests: true, PushTimes: true, PullTimes: true}
 }
 
 func (b *Backend) endpoint(p string, q string) *url.URL {
@@ -310,12 +313,14 @@ type hubTag struct {
 	MediaType     string    `json:"media_type"`
 	LastUpdated   time.Time `json:"last_updated"`
 	TagLastPushed time.Time `json:"tag_last_pushed"`
+	TagLastPulled time.Time `json:"tag_last_pulled"` // null (zero) when never pulled
 	Images        []struct {
 		OS           string    `json:"os"`
 		Architecture string    `json:"architecture"`
 		Variant      string    `json:"variant"`
 		Digest       string    `json:"digest"`
 		LastPushed   time.Time `json:"last_pushed"`
+		LastPulled   time.Time `json:"last_pulled"`
 	} `json:"images"`
 }
 
@@ -372,6 +377,9 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		return nil, err
 	}
 	g := graph.New(b.repository(), b.Name(), b.capabilities())
+	if opts.ImageCreated {
+		g.Warnings = append(g.Warnings, "age-from created: Docker Hub does not report the images' creation times, so their ages are unknown here and what older-than or a keep-latest by time covers is kept (age-from: pushed reads Hub's push times)")
+	}
 	for _, t := range tags {
 		if !strings.HasPrefix(t.Digest, "sha256:") {
 			// Without a digest, shared-digest safety cannot be checked: the
@@ -381,14 +389,6 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		}
 		g.SetTag(t.Name, t.Digest)
 		m := g.Manifest(t.Digest)
-		created := t.TagLastPushed
-		if created.IsZero() {
-			created = t.LastUpdated
-		}
-		// Several tags on one digest: the latest push is the safer age.
-		if created.After(m.Created) {
-			m.Created = created
-		}
 		if t.MediaType != "" {
 			m.MediaType = t.MediaType
 		}
@@ -413,15 +413,6 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 				if c.Kind == graph.KindUnknown {
 					c.Kind = graph.KindImage
 				}
-				// An index's age is its newest child's: each platform
-				// image gets its push time, else its index's.
-				pushed := im.LastPushed
-				if pushed.IsZero() {
-					pushed = created
-				}
-				if pushed.After(c.Created) {
-					c.Created = pushed
-				}
 				if im.OS != "" {
 					c.Platform = im.OS + "/" + im.Architecture
 					if im.Variant != "" {
@@ -430,9 +421,64 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 				}
 			}
 		}
+		noteTimes(g, t)
 	}
+	b.mu.Lock()
+	b.known = tags
+	b.mu.Unlock()
 	g.Finish()
 	return g, nil
+}
+
+// noteTimes records a tag's push and pull times on the manifests of g it
+// names: several tags on one digest give the latest push (the safer age)
+// and the latest pull (the one that keeps); each platform image of an
+// index gets its own push time, else its tag's (an index's age is its
+// newest child's).
+func noteTimes(g *graph.Graph, t hubTag) {
+	pushed := t.TagLastPushed
+	if pushed.IsZero() {
+		pushed = t.LastUpdated
+	}
+	later := func(d string, pushed, pulled time.Time) {
+		m, ok := g.Manifests[d]
+		if !ok {
+			return
+		}
+		if pushed.After(m.Pushed) {
+			m.Pushed = pushed
+		}
+		if pulled.After(m.Pulled) {
+			m.Pulled = pulled
+		}
+	}
+	later(t.Digest, pushed, t.TagLastPulled)
+	for _, im := range t.Images {
+		if im.Digest == t.Digest || !slices.Contains(g.Manifests[t.Digest].Children, im.Digest) {
+			continue
+		}
+		cp := im.LastPushed
+		if cp.IsZero() {
+			cp = pushed
+		}
+		later(im.Digest, cp, im.LastPulled)
+	}
+}
+
+// ReadNew implements backend.NewReader: the listing before deleting brings
+// push and pull times up to date, so a tag pushed onto an old image during
+// the run makes it young and a pull during the run counts.
+func (b *Backend) ReadNew(_ context.Context, g *graph.Graph) error {
+	b.mu.Lock()
+	tags := b.known
+	b.mu.Unlock()
+	for _, t := range tags {
+		if _, ok := g.Manifests[t.Digest]; ok {
+			noteTimes(g, t)
+		}
+	}
+	g.Finish()
+	return nil
 }
 
 // ProbeUntag implements backend.Backend: the Hub API deletes tags.
@@ -444,6 +490,9 @@ func (b *Backend) ListTags(ctx context.Context) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
+	b.known = tags
+	b.mu.Unlock()
 	out := make(map[string]string, len(tags))
 	for _, t := range tags {
 		if strings.HasPrefix(t.Digest, "sha256:") {

@@ -92,10 +92,10 @@ func TestDiscoverUntagDelete(t *testing.T) {
 		t.Errorf("multi-arch = %+v", m)
 	}
 	// The plan takes an index's age from its children: they need times.
-	if c := g.Manifests[dg("d")]; !c.Created.Equal(t0) {
-		t.Errorf("platform image of multi: created %v, want its push time %v", c.Created, t0)
+	if c := g.Manifests[dg("d")]; !c.Pushed.Equal(t0) || !c.Created.IsZero() {
+		t.Errorf("platform image of multi: pushed %v, created %v, want pushed %v and no creation time (Hub gives none)", c.Pushed, c.Created, t0)
 	}
-	if m := g.Manifests[dg("a")]; !slices.Equal(m.Tags, []string{"latest", "pr-1"}) || !m.Created.Equal(t0.Add(time.Hour)) {
+	if m := g.Manifests[dg("a")]; !slices.Equal(m.Tags, []string{"latest", "pr-1"}) || !m.Pushed.Equal(t0.Add(time.Hour)) {
 		t.Errorf("shared digest manifest = %+v", m)
 	}
 	b2, _ := json.MarshalIndent(g, "", "  ")

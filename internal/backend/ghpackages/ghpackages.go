@@ -142,6 +142,9 @@ type Backend struct {
 	mu    sync.Mutex
 	ids   map[string]string // digest -> version id, from the last listing
 	known []apiVersion      // the last listing
+	// configs: image manifest digest -> its config blob's digest, for
+	// reading creation times (age-from: created).
+	configs map[string]string
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -223,7 +226,7 @@ func (b *Backend) capabilities() graph.Capabilities {
 	if b.opts.UntagWithPlaceholder {
 		untag = graph.Yes
 	}
-	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false, ListsDigests: true}
+	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false, ListsDigests: true, PushTimes: true}
 }
 
 // apiRequest sends one authenticated REST request to an absolute URL.
@@ -323,10 +326,20 @@ func (b *Backend) findOwner(ctx context.Context) error {
 	return fmt.Errorf("github backend: package %s not found as an org or a user package, or the token cannot see it (a private user package needs a personal access token of its owner): %w", b.repository(), last)
 }
 
+// pushed is when the version was last pushed: updated_at, which moves when
+// a push adds a tag to an existing version, else created_at.
+func (v apiVersion) pushed() time.Time {
+	if v.UpdatedAt.After(v.CreatedAt) {
+		return v.UpdatedAt
+	}
+	return v.CreatedAt
+}
+
 type apiVersion struct {
 	ID        int64     `json:"id"`
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	Metadata  struct {
 		Container struct {
 			Tags []string `json:"tags"`
@@ -427,7 +440,7 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		m := g.Manifest(v.Name)
 		m.Listed = true
 		m.ID = strconv.FormatInt(v.ID, 10)
-		m.Created = v.CreatedAt
+		m.Pushed = v.pushed()
 		needsRead := false
 		for _, t := range v.Metadata.Container.Tags {
 			g.SetTag(t, v.Name)
@@ -461,6 +474,11 @@ func (b *Backend) Discover(ctx context.Context, opts backend.DiscoverOptions) (*
 		b.opts.Logf("%s: %d versions listed; reading the %d tagged manifests and every untagged index", b.repository(), len(vs), len(tagged))
 		if err := b.readGraph(ctx, g, tagged, map[string]bool{}); err != nil {
 			return nil, err
+		}
+		if opts.ImageCreated {
+			if err := b.readCreated(ctx, g); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if opts.Referrers {
@@ -521,7 +539,8 @@ func (b *Backend) unread(g *graph.Graph, read map[string]bool) []string {
 // ReadNew implements backend.NewReader: the versions of the last listing
 // that g does not hold (pushed during the run) are added to g and read,
 // with every index they name, so that the re-check before deleting sees
-// what a new index protects. g is finished again.
+// what a new index protects, and push times move to the listing's (a tag
+// pushed onto an old version makes it young). g is finished again.
 func (b *Backend) ReadNew(ctx context.Context, g *graph.Graph) error {
 	b.mu.Lock()
 	vs := b.known
@@ -539,7 +558,12 @@ func (b *Backend) ReadNew(ctx context.Context, g *graph.Graph) error {
 		}
 		m := g.Manifest(v.Name)
 		if !m.Listed {
-			m.Listed, m.ID, m.Created = true, strconv.FormatInt(v.ID, 10), v.CreatedAt
+			m.Listed, m.ID = true, strconv.FormatInt(v.ID, 10)
+		}
+		// A push during the run (a tag moved onto an old version) makes
+		// it young again: the re-check reads the age it has now.
+		if p := v.pushed(); p.After(m.Pushed) {
+			m.Pushed = p
 		}
 		if !read[v.Name] {
 			fresh = append(fresh, v.Name)

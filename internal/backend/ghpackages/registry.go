@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,11 +203,12 @@ type descriptor struct {
 }
 
 type manifestBody struct {
-	MediaType    string       `json:"mediaType"`
-	ArtifactType string       `json:"artifactType"`
-	Manifests    []descriptor `json:"manifests"`
-	Config       *descriptor  `json:"config"`
-	Subject      *descriptor  `json:"subject"`
+	MediaType    string            `json:"mediaType"`
+	ArtifactType string            `json:"artifactType"`
+	Manifests    []descriptor      `json:"manifests"`
+	Config       *descriptor       `json:"config"`
+	Subject      *descriptor       `json:"subject"`
+	Annotations  map[string]string `json:"annotations"`
 }
 
 type readResult struct {
@@ -332,6 +334,16 @@ func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []s
 		} else if m.Kind == graph.KindUnknown && (res.mediaType == mediaOCIManifest || res.mediaType == mediaDocker2) {
 			m.Kind = graph.KindImage
 		}
+		if t, ok := backend.ParseCreated(res.body.Annotations[backend.CreatedAnnotation]); ok {
+			m.Created = t
+		} else if c := res.body.Config; c != nil && backend.IsImageConfig(c.MediaType) && strings.HasPrefix(c.Digest, "sha256:") {
+			b.mu.Lock()
+			if b.configs == nil {
+				b.configs = map[string]string{}
+			}
+			b.configs[res.digest] = c.Digest
+			b.mu.Unlock()
+		}
 	}
 	return nil
 }
@@ -405,6 +417,71 @@ func (r *registry) ensureBlob(ctx context.Context, digest string, data []byte) e
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("push placeholder blob: %w", httpError(resp, r.token))
+	}
+	return nil
+}
+
+// maxConfigBytes bounds an image config read for its creation time.
+const maxConfigBytes = 1 << 20
+
+// getBlob reads one blob by digest and checks its digest; nil when the
+// registry does not have it.
+func (r *registry) getBlob(ctx context.Context, digest string) ([]byte, error) {
+	resp, err := r.do(ctx, http.MethodGet, r.url("/blobs/"+digest), nil, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", digest, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("read blob %s: %w", digest, httpError(resp, r.token))
+	}
+	body, err := readBody(resp.Body, maxConfigBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", digest, err)
+	}
+	if sum := sha256.Sum256(body); "sha256:"+hex.EncodeToString(sum[:]) != digest {
+		return nil, nil // not what was asked for: no time from it
+	}
+	return body, nil
+}
+
+// readCreated reads the creation time of every image read whose config is
+// an image config (age-from: created): one GET per config, bounded like
+// manifest reads. A config the registry does not serve leaves the time
+// unknown, which the plan keeps.
+func (b *Backend) readCreated(ctx context.Context, g *graph.Graph) error {
+	b.mu.Lock()
+	var todo []string
+	for d := range b.configs {
+		if m := g.Manifests[d]; m != nil && m.Created.IsZero() {
+			todo = append(todo, d)
+		}
+	}
+	configs := b.configs
+	b.mu.Unlock()
+	sort.Strings(todo)
+	times := make([]time.Time, len(todo))
+	b.opts.Logf("%s: reading %d image configs for their creation times (age-from: created)", b.repository(), len(todo))
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(b.opts.Concurrency)
+	for i, d := range todo {
+		eg.Go(func() error {
+			body, err := b.reg.getBlob(ctx, configs[d])
+			if err != nil {
+				return err
+			}
+			times[i] = backend.ConfigCreated(body)
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("discover %s: %w", b.repository(), err)
+	}
+	for i, d := range todo {
+		g.Manifests[d].Created = times[i]
 	}
 	return nil
 }

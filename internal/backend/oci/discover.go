@@ -257,8 +257,6 @@ type manifestDoc struct {
 	Annotations  map[string]string `json:"annotations"`
 }
 
-const createdAnnotation = "org.opencontainers.image.created"
-
 // Docker buildx stores attestations as index entries that name the image
 // they describe with these annotations.
 const (
@@ -599,7 +597,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 		m.Subject = doc.Subject.Digest
 		m.SubjectRepository = d.g.Repository
 	}
-	if t, ok := parseCreated(doc.Annotations[createdAnnotation]); ok && m.Created.IsZero() {
+	if t, ok := backend.ParseCreated(doc.Annotations[backend.CreatedAnnotation]); ok && m.Created.IsZero() {
 		m.Created = t
 	}
 	if !isIndex(m.MediaType) {
@@ -675,44 +673,24 @@ func (d *discovery) markTagReferrers() {
 	}
 }
 
-func parseCreated(s string) (time.Time, bool) {
-	if s == "" {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t.UTC(), true
-}
-
 // createdOf is an image's creation time: the created annotation, else the
 // config blob's "created". Unknown (zero) is not an error.
 func (d *discovery) createdOf(ctx context.Context, doc *manifestDoc) (time.Time, error) {
-	if t, ok := parseCreated(doc.Annotations[createdAnnotation]); ok {
+	if t, ok := backend.ParseCreated(doc.Annotations[backend.CreatedAnnotation]); ok {
 		return t, nil
 	}
 	cfg := doc.Config.Digest
 	if !ValidDigest(cfg) {
 		return time.Time{}, nil
 	}
-	switch types.MediaType(doc.Config.MediaType) {
-	case types.OCIConfigJSON, types.DockerConfigJSON:
-	default:
+	if !backend.IsImageConfig(doc.Config.MediaType) {
 		return time.Time{}, nil // an artifact: its config says nothing about time
 	}
 	body, err := d.b.getBlob(ctx, cfg, maxConfigBody)
 	if err != nil || body == nil {
 		return time.Time{}, err
 	}
-	var c struct {
-		Created string `json:"created"`
-	}
-	if json.Unmarshal(body, &c) != nil {
-		return time.Time{}, nil
-	}
-	t, _ := parseCreated(c.Created)
-	return t, nil
+	return backend.ConfigCreated(body), nil
 }
 
 // indexTimes reads the creation times of the listed indexes' children (the

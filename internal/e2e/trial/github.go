@@ -45,7 +45,7 @@ type ghState struct {
 func readGHState(f *ghpackages.Fake, before *ghState) *ghState {
 	s := &ghState{tags: map[string]string{}, created: map[string]time.Time{}, children: map[string][]string{}, isNew: map[string]bool{}}
 	for _, v := range f.Versions("acme", "app") {
-		s.created[v.Digest] = v.Created
+		s.created[v.Digest] = v.PushedAt() // the age the plan reads by default
 		for _, t := range v.Tags {
 			s.tags[t] = v.Digest
 		}

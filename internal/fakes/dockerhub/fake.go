@@ -36,7 +36,10 @@ type Tag struct {
 	Digest    string // index digest for multi-arch, image digest otherwise
 	MediaType string
 	Pushed    time.Time
-	Images    []Image
+	// Pulled is the tag's last pull (tag_last_pulled, and each image's
+	// last_pulled); zero answers null, as Hub does for a tag never pulled.
+	Pulled time.Time
+	Images []Image
 }
 
 // Request is one request the fake answered.
@@ -94,6 +97,17 @@ func (f *Fake) AddTag(ns, name, tag, digest string, pushed time.Time, images ...
 		mt = "application/vnd.oci.image.index.v1+json"
 	}
 	r.tags[tag] = &Tag{Name: tag, Digest: digest, MediaType: mt, Pushed: pushed.UTC(), Images: images}
+}
+
+// SetPulled records that a tag was pulled at when.
+func (f *Fake) SetPulled(ns, name, tag string, when time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r, ok := f.repos[ns+"/"+name]; ok && r.tags[tag] != nil {
+		r.tags[tag].Pulled = when.UTC()
+		return
+	}
+	panic(fmt.Sprintf("fake dockerhub: no tag %s/%s:%s", ns, name, tag))
 }
 
 // SetNoDelete makes DELETE answer 403 (token without delete scope).
@@ -296,14 +310,23 @@ func tagJSON(t *Tag) map[string]any {
 		images = append(images, map[string]any{
 			"architecture": im.Architecture, "os": im.OS, "variant": im.Variant,
 			"digest": im.Digest, "size": 1234, "status": "active",
-			"last_pushed": t.Pushed.Format(time.RFC3339Nano),
+			"last_pushed": t.Pushed.Format(time.RFC3339Nano), "last_pulled": nullTime(t.Pulled),
 		})
 	}
 	return map[string]any{
 		"name": t.Name, "digest": t.Digest, "media_type": t.MediaType, "content_type": "image",
 		"last_updated": t.Pushed.Format(time.RFC3339Nano), "tag_last_pushed": t.Pushed.Format(time.RFC3339Nano),
-		"tag_status": "active", "full_size": 1234, "images": images,
+		"tag_last_pulled": nullTime(t.Pulled),
+		"tag_status":      "active", "full_size": 1234, "images": images,
 	}
+}
+
+// nullTime is a time as Hub writes it, null when there is none.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 func (f *Fake) list(w http.ResponseWriter, r *http.Request, rp *repo) {

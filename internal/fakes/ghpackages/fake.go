@@ -64,10 +64,13 @@ const (
 
 // Version is one package version as the fake stores it.
 type Version struct {
-	ID        int64
-	Digest    string
-	Tags      []string
-	Created   time.Time
+	ID      int64
+	Digest  string
+	Tags    []string
+	Created time.Time // created_at: the first push of this digest
+	// Updated is updated_at: a later push of the same digest (with a new
+	// tag) moves it; zero means Created.
+	Updated   time.Time
 	MediaType string
 	Manifest  []byte
 	// Refused versions answer DELETE with 400 (public, > 5000 downloads).
@@ -260,6 +263,9 @@ func (f *Fake) addVersionLocked(p *pkg, digest string, tags []string, created ti
 	for _, v := range p.versions {
 		if v.Digest == digest { // same manifest pushed again: GHCR adds the tags
 			v.Tags = append(v.Tags, tags...)
+			if created.After(v.Updated) && created.After(v.Created) {
+				v.Updated = created.UTC()
+			}
 			return v.ID
 		}
 	}
@@ -274,6 +280,27 @@ func (f *Fake) AddImage(owner, name, seed string, tags []string, created time.Ti
 	b := imageManifest(seed, "")
 	d := Digest(b)
 	f.AddVersion(owner, name, d, tags, created, b, MediaOCIManifest)
+	return d
+}
+
+// AddImageBuilt stores a single-platform image built at built (its config
+// blob's `created`, served at /v2/.../blobs/) and pushed at pushed (the
+// version's created_at): a migrated or copied image when built is long
+// before pushed. It returns the digest.
+func (f *Fake) AddImageBuilt(owner, name, seed string, tags []string, pushed, built time.Time) string {
+	cfg, _ := json.Marshal(map[string]any{"created": built.UTC().Format(time.RFC3339), "architecture": "amd64", "os": "linux",
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}, "config": map[string]any{"Labels": map[string]string{"seed": seed}}})
+	m, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     MediaOCIManifest,
+		"config":        map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest(cfg), "size": len(cfg)},
+		"layers":        []any{},
+	})
+	f.mu.Lock()
+	f.blobs[Digest(cfg)] = cfg
+	f.mu.Unlock()
+	d := Digest(m)
+	f.AddVersion(owner, name, d, tags, pushed, m, MediaOCIManifest)
 	return d
 }
 
@@ -664,13 +691,21 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	}
 }
 
+// PushedAt is updated_at: the last push of this digest.
+func (v *Version) PushedAt() time.Time {
+	if v.Updated.After(v.Created) {
+		return v.Updated
+	}
+	return v.Created
+}
+
 func versionJSON(v *Version) map[string]any {
 	tags := append([]string{}, v.Tags...)
 	return map[string]any{
 		"id":         v.ID,
 		"name":       v.Digest,
 		"created_at": v.Created.Format(time.RFC3339),
-		"updated_at": v.Created.Format(time.RFC3339),
+		"updated_at": v.PushedAt().Format(time.RFC3339),
 		"metadata":   map[string]any{"package_type": "container", "container": map[string]any{"tags": tags}},
 	}
 }
@@ -953,10 +988,18 @@ func (f *Fake) serveOCI(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	case kind == "manifests" && r.Method == http.MethodDelete:
 		ociError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.")
-	case kind == "blobs" && r.Method == http.MethodHead:
+	case kind == "blobs" && (r.Method == http.MethodHead || r.Method == http.MethodGet):
 		if b, ok := f.blobs[ref]; ok {
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Header().Set("Docker-Content-Digest", ref)
 			w.WriteHeader(http.StatusOK)
+			if r.Method == http.MethodGet {
+				_, _ = w.Write(b)
+			}
+			return
+		}
+		if r.Method == http.MethodGet {
+			ociError(w, http.StatusNotFound, "BLOB_UNKNOWN", "blob unknown to registry")
 			return
 		}
 		w.WriteHeader(http.StatusNotFound)
