@@ -127,11 +127,11 @@ func TestDiscoverAndDeleteOwners(t *testing.T) {
 			}
 			for _, d := range []string{keep, del, untagged} {
 				m := g.Manifests[d]
-				if m == nil || !m.Listed || m.ID == "" || m.Created.IsZero() {
-					t.Errorf("manifest %s = %+v, want listed with id and created", d, m)
+				if m == nil || !m.Listed || m.ID == "" || m.Pushed.IsZero() || !m.Created.IsZero() {
+					t.Errorf("manifest %s = %+v, want listed with id and push time (the creation time is read only for age-from: created)", d, m)
 				}
 			}
-			if !g.Capabilities.DeleteManifest || !g.Capabilities.ListUntagged || g.Capabilities.Untag != graph.No {
+			if !g.Capabilities.DeleteManifest || !g.Capabilities.ListUntagged || g.Capabilities.Untag != graph.No || !g.Capabilities.PushTimes || g.Capabilities.PullTimes {
 				t.Errorf("capabilities = %+v", g.Capabilities)
 			}
 			for _, d := range []string{del, untagged} {
@@ -478,4 +478,37 @@ func TestReadProgress(t *testing.T) {
 		}
 	}
 	t.Fatalf("no progress line in %q", lines)
+}
+
+// Ages: every version carries its push time (updated_at, else created_at);
+// the images' own creation times are read from their configs only when
+// age-from: created asks, one blob GET per image, and a config the registry
+// does not serve leaves the time unknown.
+func TestPushAndCreationTimes(t *testing.T) {
+	e := newEnv(t)
+	e.fake.AddPackage(fake.Org, "acme", "app")
+	built := time.Date(2019, 3, 1, 0, 0, 0, 0, time.UTC)
+	migrated := e.fake.AddImageBuilt("acme", "app", "migrated", []string{"v1"}, t0.Add(-time.Hour), built)
+	e.fake.AddVersion("acme", "app", migrated, []string{"v1-again"}, t0, nil, "")
+	noConfig := e.fake.AddImage("acme", "app", "no-config", []string{"v2"}, t0) // its config is not served
+	for _, imageCreated := range []bool{false, true} {
+		b := newBackend(t, e, e.opts("acme", "app"))
+		before := e.fake.Count(http.MethodGet, "/blobs/")
+		g, err := b.Discover(context.Background(), backend.DiscoverOptions{Created: true, ImageCreated: imageCreated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := g.Manifests[migrated]
+		if !m.Pushed.Equal(t0) {
+			t.Errorf("migrated pushed %v, want updated_at %v (a push added v1-again)", m.Pushed, t0)
+		}
+		reads := e.fake.Count(http.MethodGet, "/blobs/") - before
+		if imageCreated {
+			if !m.Created.Equal(built) || !g.Manifests[noConfig].Created.IsZero() || reads != 2 {
+				t.Errorf("age-from created: migrated created %v (want %v), no-config created %v (want unknown), %d blob reads (want 2)", m.Created, built, g.Manifests[noConfig].Created, reads)
+			}
+		} else if !m.Created.IsZero() || reads != 0 {
+			t.Errorf("default: created %v, %d blob reads; want no config read", m.Created, reads)
+		}
+	}
 }
