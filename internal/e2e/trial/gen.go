@@ -78,9 +78,21 @@ type policy struct {
 	DeleteReferrers bool
 	DryRun          bool
 	Untagged        bool
+	// Rules, when set, are a rule set given as the policy input instead
+	// of the inputs above; Keep is its keep list.
+	Rules []rule
+	Keep  []string
 }
 
 func (p policy) inputs(repo string) map[string]string {
+	if len(p.Rules) > 0 {
+		return map[string]string{
+			"repository":       repo,
+			"policy":           p.policyYAML(),
+			"delete-referrers": strconv.FormatBool(p.DeleteReferrers),
+			"dry-run":          strconv.FormatBool(p.DryRun),
+		}
+	}
 	sep := ","
 	if p.Regex {
 		sep = "\n" // commas belong to the expression
@@ -99,6 +111,9 @@ func (p policy) inputs(repo string) map[string]string {
 }
 
 func (p policy) String() string {
+	if len(p.Rules) > 0 {
+		return fmt.Sprintf("rules=%v keep=%q delete-referrers=%v dry-run=%v", p.Rules, p.Keep, p.DeleteReferrers, p.DryRun)
+	}
 	return fmt.Sprintf("tags=%q exclude-tags=%q use-regex=%v keep-latest=%d older-than=%q delete-referrers=%v dry-run=%v untagged=%v",
 		p.Tags, p.Exclude, p.Regex, p.KeepLatest, p.OlderThan, p.DeleteReferrers, p.DryRun, p.Untagged)
 }

@@ -234,12 +234,17 @@ func model(l *layout, p policy, canUntag bool) outcome {
 			}
 		}
 	}
+	protected := exclude // a referrer tag an exclude pattern (or keep) protects
+	keepDigest := map[string]bool{}
+	if len(p.Rules) > 0 {
+		survivor, include, protected, keepDigest = ruleSetTags(p, out.Before, byDigest, parents, age)
+	}
 
 	// 2. Manifests: the greatest set of deletions no rule objects to.
 	staticKeep := func(d string) bool {
 		for _, t := range tagsOn[d] {
 			if referrerTag.MatchString(t) {
-				if exclude(t) && p.DeleteReferrers {
+				if protected(t) && p.DeleteReferrers {
 					return true // an excluded signature stays (and keeps its subject)
 				}
 				continue
@@ -248,7 +253,7 @@ func model(l *layout, p policy, canUntag bool) outcome {
 				return true // a kept tag keeps its manifest
 			}
 		}
-		return isRef(d) && !p.DeleteReferrers
+		return keepDigest[d] || isRef(d) && !p.DeleteReferrers
 	}
 	// An orphan is proven: its subject is not here, and it names this
 	// repository (one naming another, or none, may sign an image elsewhere).

@@ -96,7 +96,7 @@ func Run(t *testing.T, cfg Config) {
 		t.Cleanup(base.CloseIdleConnections)
 		wg.Go(func() {
 			for i := range jobs {
-				t.Run(fmt.Sprintf("trial-%04d", i), func(t *testing.T) {
+				t.Run(trialName(i), func(t *testing.T) {
 					trial(t, regs[w%len(regs)], base, rc, i, &c)
 				})
 			}
@@ -104,6 +104,10 @@ func Run(t *testing.T, cfg Config) {
 	}
 	for i := range n {
 		jobs <- i
+	}
+	// A rule-set trial for every four: several rules, group-by, keep.
+	for i := range n / 4 {
+		jobs <- ruleSetTrial | i
 	}
 	close(jobs)
 	wg.Wait()
@@ -125,9 +129,15 @@ type runConfig struct {
 
 func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i uint64, c *counts) {
 	r := rand.New(rand.NewPCG(rc.seed, i))
-	path := fmt.Sprintf("trial/t%d", i)
+	path := fmt.Sprintf("trial/t%d", i&^ruleSetTrial)
+	if i&ruleSetTrial != 0 {
+		path = fmt.Sprintf("trial/r%d", i&^ruleSetTrial)
+	}
 	repo := reg.host + "/" + path
 	l, p := generate(r, repo)
+	if i&ruleSetTrial != 0 {
+		p = randomRuleSet(r, l, p)
+	}
 	if err := l.push(t.Context(), &uploader{c: reg, repo: path, blobs: map[string]bool{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,8 +256,8 @@ func trial(t *testing.T, reg *checker, base http.RoundTripper, rc runConfig, i u
 	for _, k := range kept {
 		fmt.Fprintf(&keptRules, "  %s: %s (%s)\n", k.Tag, k.Rule, k.Reason)
 	}
-	t.Errorf("trial %d (replay: REGSWEEP_TRIAL_SEED=%d go test -run '%s/trial-%04d' %s):\n%s\npolicy: %s\nlayout:\n%smodel deletes %v\nmodel removes tags %v\nmodel keeps (cannot untag) %v\nkept-tags:\n%slog:\n%s",
-		i, rc.seed, rc.test, i, rc.pkg, strings.Join(problems, "\n"), p, l, shortAll(modelDigests), modelTags, keys(want.CannotUntag), keptRules.String(), clip(res.Log, 6000))
+	t.Errorf("trial %d (replay: REGSWEEP_TRIAL_SEED=%d go test -run '%s/%s' %s):\n%s\npolicy: %s\nlayout:\n%smodel deletes %v\nmodel removes tags %v\nmodel keeps (cannot untag) %v\nkept-tags:\n%slog:\n%s",
+		i&^ruleSetTrial, rc.seed, rc.test, trialName(i), rc.pkg, strings.Join(problems, "\n"), p, l, shortAll(modelDigests), modelTags, keys(want.CannotUntag), keptRules.String(), clip(res.Log, 6000))
 }
 
 // ruleCannotUntag is the kept-tags rule for a tag the registry cannot
