@@ -171,6 +171,9 @@ type runner struct {
 	p   ci.Provider
 	s   *settings.Settings
 	ts  transports
+	// sized, set by expand-only, collects the repository sizes listers
+	// know cheaply (family.Config.Sized).
+	sized func(repo string, size int)
 }
 
 // each runs f for every sweep, repoConcurrency at a time.

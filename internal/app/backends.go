@@ -90,6 +90,7 @@ func (r *runner) config(fam family.Family) family.Config {
 		Transport:            r.ts.get(fam.Name),
 		Logf:                 r.p.Infof,
 		Credentials:          credentialSource(r.p, s),
+		Sized:                r.sized,
 	}
 }
 

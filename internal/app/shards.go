@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/regsweep/regsweep/internal/ci"
 	"github.com/regsweep/regsweep/internal/report"
@@ -22,6 +23,13 @@ import (
 // that cannot be listed fails the run: shards without its repositories
 // would leave them unswept without a word.
 func (r *runner) expandOnly(ctx context.Context) int {
+	var mu sync.Mutex
+	sizes := map[string]int{}
+	r.sized = func(repo string, size int) {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes[repo] = size
+	}
 	repos, unlisted := r.expand(ctx, r.s.Repositories)
 	if len(unlisted) > 0 {
 		for _, u := range unlisted {
@@ -35,7 +43,19 @@ func (r *runner) expandOnly(ctx context.Context) int {
 		exp.Repositories = []string{}
 	}
 	if r.s.Shards > 0 {
-		exp.Shards = shard.Balance(exp.Repositories, r.s.Shards, nil)
+		// By size only when every repository's is known: a guess of 1
+		// beside real version counts would skew the shards more than
+		// counting repositories does.
+		var weight func(string) int
+		known := len(exp.Repositories) > 0
+		for _, repo := range exp.Repositories {
+			known = known && sizes[repo] > 0
+		}
+		if known {
+			weight = func(repo string) int { return sizes[repo] }
+			r.p.Infof("shards balanced by version count, from the package listing")
+		}
+		exp.Shards = shard.Balance(exp.Repositories, r.s.Shards, weight)
 		if n := len(exp.Repositories); n < r.s.Shards {
 			r.p.Infof("%d shards asked for, %d repositories: %d shards of one", r.s.Shards, n, n)
 		}

@@ -117,7 +117,7 @@ func Definitions() []Definition {
 		{Name: "list-repositories", Field: "ListRepositories", Kind: KindBool, Default: "false", CLIOnly: true,
 			Help: "Print the repositories `repository` names, wildcards expanded, as one JSON object (`repositories`, and `shards` with --shards) and sweep nothing (command line; the action's expand-only)."},
 		{Name: "shards", Field: "Shards", Kind: KindInt, Default: "0", Min: 0, Max: 256,
-			Help: "With expand-only: split the repositories into this many lists of about equal size, each sorted, the same for the same registry state, for `fromJSON` in a matrix (0: none; at most 256, GitHub's matrix limit)."},
+			Help: "With expand-only: split the repositories into this many lists of about equal size (by version count on ghcr.io, which the package listing carries; by number elsewhere), each sorted, the same for the same registry state, for `fromJSON` in a matrix (0: none; at most 256, GitHub's matrix limit)."},
 		{Name: "shard", Field: "Shard", Kind: KindInt, Default: "0", Min: 0, Max: 256,
 			Help: "Sweep the Nth list (from 1) of `shards-file` instead of `repository` (a GitLab `parallel: matrix` job; 0: off)."},
 		{Name: "shards-file", Field: "ShardsFile", Kind: KindString,

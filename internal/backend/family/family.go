@@ -26,6 +26,10 @@ type Config struct {
 	UntagWithPlaceholder bool
 	Transport            *transport.Transport
 	Logf                 func(format string, args ...any)
+	// Sized, if set, is told the size (versions or tags) of each
+	// repository a lister knows without a request more (GitHub's package
+	// listing); expand-only balances shards by it.
+	Sized func(repo string, size int)
 	// Credentials names Username and Password, when they are set, by
 	// where they came from ("the credentials from the `username` and
 	// `password` inputs", a CI job's own); hints quote it.

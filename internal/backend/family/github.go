@@ -44,6 +44,10 @@ func gitHubFamily() Family {
 		List: func(ctx context.Context, c Config, base string) ([]string, error) {
 			host, path, _ := strings.Cut(base, "/")
 			owner, prefix, _ := strings.Cut(path, "/")
+			var sized func(string, int)
+			if c.Sized != nil {
+				sized = func(n string, versions int) { c.Sized(host+"/"+owner+"/"+n, versions) }
+			}
 			names, err := ghpackages.ListPackages(ctx, ghpackages.Options{
 				Registry:  host,
 				Owner:     owner,
@@ -51,6 +55,7 @@ func gitHubFamily() Family {
 				APIURL:    c.GitHubAPIURL,
 				Transport: c.Transport,
 				Insecure:  c.Insecure,
+				Sized:     sized,
 			})
 			if err != nil {
 				return nil, err

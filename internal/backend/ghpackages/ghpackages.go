@@ -114,6 +114,9 @@ type Options struct {
 	// ProgressEvery is how often reading many manifests logs how far it is
 	// (default backend.DefaultProgressEvery).
 	ProgressEvery time.Duration
+	// Sized, if set, is told each package ListPackages lists with its
+	// version count, which the listing carries at no extra request.
+	Sized func(name string, versions int)
 }
 
 // ParseRepository splits host/owner/package (host/owner/team/package gives

@@ -29,7 +29,7 @@ func ListPackages(ctx context.Context, opts Options) ([]string, error) {
 	}
 	var last error
 	for _, kind := range []string{"orgs", "users"} {
-		names, err := b.listPackages(ctx, "/"+kind+"/"+url.PathEscape(opts.Owner)+"/packages")
+		names, err := b.listPackages(ctx, "/"+kind+"/"+url.PathEscape(opts.Owner)+"/packages", opts.Sized)
 		if errors.Is(err, backend.ErrNotFound) {
 			last = err
 			continue
@@ -42,8 +42,9 @@ func ListPackages(ctx context.Context, opts Options) ([]string, error) {
 	return nil, fmt.Errorf("github backend: %s is neither an org nor a user the token can see: %w", opts.Owner, last)
 }
 
-// listPackages reads every page of one owner's package list.
-func (b *Backend) listPackages(ctx context.Context, path string) ([]string, error) {
+// listPackages reads every page of one owner's package list; sized, if
+// set, is told each package's version count.
+func (b *Backend) listPackages(ctx context.Context, path string, sized func(name string, versions int)) ([]string, error) {
 	u := b.apiURL(path, "package_type=container&per_page=100")
 	var names []string
 	seen := map[string]bool{}
@@ -72,8 +73,9 @@ func (b *Backend) listPackages(ctx context.Context, path string) ([]string, erro
 			return nil, err
 		}
 		var pkgs []struct {
-			Name        string `json:"name"`
-			PackageType string `json:"package_type"`
+			Name         string `json:"name"`
+			PackageType  string `json:"package_type"`
+			VersionCount int    `json:"version_count"`
 		}
 		if err := json.Unmarshal(body, &pkgs); err != nil {
 			return nil, fmt.Errorf("decode page %d: %w", page+1, err)
@@ -87,6 +89,9 @@ func (b *Backend) listPackages(ctx context.Context, path string) ([]string, erro
 			}
 			seen[p.Name] = true
 			names = append(names, p.Name)
+			if sized != nil && p.VersionCount > 0 {
+				sized(p.Name, p.VersionCount)
+			}
 		}
 		u = nil
 		if next := nextLink(link); next != "" {

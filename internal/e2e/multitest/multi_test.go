@@ -6,6 +6,7 @@ package multitest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -408,5 +409,47 @@ func TestMaxDeletionsPerRun(t *testing.T) {
 	}
 	if res.Outputs["deleted-count"] != "0" || res.Outputs["failed-count"] != "1" || res.Outputs["not-attempted-count"] == "0" {
 		t.Errorf("outputs: %v", res.Outputs)
+	}
+}
+
+// expand-only over `ghcr.io/OWNER/*` balances the shards by the version
+// counts the package listing carries (no request more): the package of 6
+// versions gets a shard of its own, where counting repositories would pair
+// it with another. Nothing is deleted.
+func TestGitHubExpandBalancesByVersions(t *testing.T) {
+	f := ghpackages.New(ghToken)
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	versions := map[string]int{"big": 6, "a": 2, "b": 2, "c": 2}
+	for name, n := range versions {
+		f.AddPackage(ghpackages.Org, "acme", name)
+		for i := range n {
+			f.AddImage("acme", name, fmt.Sprint(name, i), []string{fmt.Sprint("pr-", i)}, day)
+		}
+	}
+	res := e2e.RunWith(t, e2e.Options{Env: map[string]string{"GITHUB_API_URL": srv.URL}}, map[string]string{
+		"repository":   host + "/acme/*",
+		"backend":      "github",
+		"github-token": ghToken,
+		"expand-only":  "true",
+		"shards":       "2",
+	})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	var shards [][]string
+	res.JSON(t, "shards", &shards)
+	want := [][]string{{host + "/acme/big"}, {host + "/acme/a", host + "/acme/b", host + "/acme/c"}}
+	if !reflect.DeepEqual(shards, want) {
+		t.Fatalf("shards = %v, want %v", shards, want)
+	}
+	if got := res.Strings(t, "repositories"); len(got) != 4 {
+		t.Fatalf("repositories = %v", got)
+	}
+	for name, n := range versions {
+		if got := f.Digests("acme", name); len(got) != n {
+			t.Fatalf("expand-only deleted from acme/%s: %d versions left, want %d", name, len(got), n)
+		}
 	}
 }
