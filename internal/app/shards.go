@@ -203,7 +203,7 @@ func readShardRecord(path string) (*report.Record, error) {
 	}
 	var rec report.Record
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("merge: %s is not a regsweep record (%s): give the record files the shards wrote", path, err)
+		return nil, fmt.Errorf("merge: %s is not a regsweep record (%w): give the record files the shards wrote", path, err)
 	}
 	switch {
 	case rec.SchemaVersion != report.SchemaVersion:
