@@ -252,26 +252,35 @@ func (p *Plan) Recheck(fresh *Plan) *Plan {
 			delete(keepOp, Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag, BeforeDelete: true})
 		}
 	}
-	renumber := map[int]int{}
-	for i, ph := range p.Phases {
-		var ops []Op
-		for _, op := range ph {
-			if keepOp[op] {
-				ops = append(ops, op)
-			}
-		}
-		if len(ops) > 0 {
-			renumber[i] = len(out.Phases)
-			out.Phases = append(out.Phases, ops)
-		}
-	}
-	for i, m := range out.Manifests {
-		if m.Action == Delete {
-			out.Manifests[i].Phase = renumber[m.Phase]
-		}
-	}
+	out.setPhases(p.Phases, func(op Op) bool { return keepOp[op] })
 	if dropped > 0 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the registry changed during the run: %d planned operation(s) dropped by the last-moment re-check", dropped))
 	}
 	return out
+}
+
+// setPhases sets p's phases to the ops of phases that keep accepts, in
+// their order, without the phases left empty, and renumbers the phase of
+// every manifest p deletes to match. phases are the ones p's manifest
+// phases number.
+func (p *Plan) setPhases(phases [][]Op, keep func(Op) bool) {
+	renumber := map[int]int{}
+	p.Phases = [][]Op{}
+	for i, ph := range phases {
+		var ops []Op
+		for _, op := range ph {
+			if keep(op) {
+				ops = append(ops, op)
+			}
+		}
+		if len(ops) > 0 {
+			renumber[i] = len(p.Phases)
+			p.Phases = append(p.Phases, ops)
+		}
+	}
+	for i, m := range p.Manifests {
+		if m.Action == Delete {
+			p.Manifests[i].Phase = renumber[m.Phase]
+		}
+	}
 }

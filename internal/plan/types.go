@@ -187,6 +187,9 @@ const (
 	// RuleNoGroup: a rule's group-by does not match the tag, so its
 	// keep-latest cannot count it in a group: kept.
 	RuleNoGroup Rule = "no-group"
+	// RuleDeferred: max-deletions-mode limit left it for a later run
+	// (Limit).
+	RuleDeferred Rule = "deferred"
 )
 
 // TagDecision is the decision for one tag in the repository.

@@ -1,0 +1,221 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/regsweep/regsweep/internal/graph"
+)
+
+// Limited is one repository's plan for Limit: the finished plan and the
+// graph it was built from (the references between its manifests).
+type Limited struct {
+	Plan  *Plan
+	Graph *graph.Graph
+}
+
+// unit is a set of deleted manifests that go together or not at all: the
+// deleted manifests of one plan connected by a reference (an index and the
+// children it lists, a referrer and its subject). Deleting part of a unit
+// would leave a kept manifest referring to a deleted one, or a deleted
+// index's child behind with no tag to find it by on the next run.
+type unit struct {
+	repo    int
+	digests []string  // sorted
+	newest  time.Time // the youngest known age among them; zero when none is known
+}
+
+// Limit cuts the deletions of a run's plans to at most max manifests
+// (max-deletions-mode: limit): the oldest images go first, across every
+// repository, and whole units at a time, so the graph order holds in what
+// is left (never a child without its index, never a subject before its
+// referrers). Ties go to the repository listed first, then the smaller
+// digest. An image of unknown age comes after every image of known age.
+//
+// The first unit that does not fit in what is left of max ends the
+// selection, so a later run resumes with it; a unit larger than max itself
+// could never go and is passed over, with a warning. A manifest not chosen
+// is kept with RuleDeferred, its tags too, and the ops for it are dropped
+// (with the untag-first schedule's early untags, which would otherwise
+// leave it untagged and out of the next run's reach). A repository with
+// deferred manifests also keeps its lone-tag removals (untags) for its
+// last batch, so that every run decides from the tags this plan saw.
+//
+// It returns new plans; the given ones are not changed. max <= 0 changes
+// nothing.
+func Limit(in []Limited, max int) []*Plan {
+	out := make([]*Plan, len(in))
+	for i, l := range in {
+		out[i] = l.Plan
+	}
+	if max <= 0 {
+		return out
+	}
+	var units []unit
+	for i, l := range in {
+		if l.Plan != nil {
+			units = append(units, planUnits(i, l.Plan, l.Graph)...)
+		}
+	}
+	slices.SortStableFunc(units, func(a, b unit) int {
+		if az, bz := a.newest.IsZero(), b.newest.IsZero(); az != bz {
+			if az {
+				return 1
+			}
+			return -1
+		}
+		if c := a.newest.Compare(b.newest); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.repo, b.repo); c != 0 {
+			return c
+		}
+		return strings.Compare(a.digests[0], b.digests[0])
+	})
+
+	deferred := make([]map[string]string, len(in)) // repo -> digest -> reason
+	oversize := make([][]string, len(in))
+	left, full := max, false
+	for _, u := range units {
+		var why string
+		switch {
+		case len(u.digests) > max:
+			why = fmt.Sprintf("its image has %d manifests that go together, more than max-deletions (%d): limit mode cannot delete it; raise max-deletions", len(u.digests), max)
+			oversize[u.repo] = append(oversize[u.repo], fmt.Sprintf("%s (%d manifests)", u.digests[0], len(u.digests)))
+		case full || len(u.digests) > left:
+			full = true
+			why = fmt.Sprintf("max-deletions (%d) was reached in limit mode, older images first; it is left for the next run", max)
+		default:
+			left -= len(u.digests)
+			continue
+		}
+		if deferred[u.repo] == nil {
+			deferred[u.repo] = map[string]string{}
+		}
+		for _, d := range u.digests {
+			deferred[u.repo][d] = why
+		}
+	}
+	for i := range in {
+		if len(deferred[i]) > 0 {
+			out[i] = in[i].Plan.deferAll(deferred[i], oversize[i], max)
+		}
+	}
+	return out
+}
+
+// planUnits splits the deleted manifests of p into units.
+func planUnits(repo int, p *Plan, g *graph.Graph) []unit {
+	del := map[string]ManifestDecision{}
+	for _, m := range p.Manifests {
+		if m.Action == Delete {
+			del[m.Digest] = m
+		}
+	}
+	if len(del) == 0 {
+		return nil
+	}
+	// The builder's indexes are the one reading of the graph's references
+	// (children, subject fields, referrer tags).
+	b := newBuilder(g, Policy{}, time.Time{})
+	root := map[string]string{}
+	var find func(d string) string
+	find = func(d string) string {
+		r, ok := root[d]
+		if !ok || r == d {
+			return d
+		}
+		r = find(r)
+		root[d] = r
+		return r
+	}
+	union := func(a, c string) {
+		ra, rc := find(a), find(c)
+		if ra == rc {
+			return
+		}
+		if rc < ra {
+			ra, rc = rc, ra
+		}
+		root[rc] = ra
+	}
+	for _, d := range sortedKeys(del) {
+		for _, o := range append(slices.Clone(b.parents[d]), b.referrersOf[d]...) {
+			if _, ok := del[o]; ok {
+				union(d, o)
+			}
+		}
+	}
+	byRoot := map[string]*unit{}
+	var out []unit
+	var order []string
+	for _, d := range sortedKeys(del) {
+		r := find(d)
+		u, ok := byRoot[r]
+		if !ok {
+			u = &unit{repo: repo}
+			byRoot[r] = u
+			order = append(order, r)
+		}
+		u.digests = append(u.digests, d)
+		if c := del[d].Created; c.After(u.newest) {
+			u.newest = c
+		}
+	}
+	for _, r := range order {
+		out = append(out, *byRoot[r])
+	}
+	return out
+}
+
+// deferAll returns a copy of p that keeps the manifests of deferred, with
+// the reasons given, and everything that only their deletion would do.
+func (p *Plan) deferAll(deferred map[string]string, oversize []string, max int) *Plan {
+	out := *p
+	out.Tags = slices.Clone(p.Tags)
+	out.Manifests = slices.Clone(p.Manifests)
+	out.Warnings = slices.Clone(p.Warnings)
+	for i, m := range out.Manifests {
+		if why, ok := deferred[m.Digest]; ok && m.Action == Delete {
+			out.Manifests[i].Action, out.Manifests[i].Rule, out.Manifests[i].Reason, out.Manifests[i].Phase = Keep, RuleDeferred, why, 0
+		}
+	}
+	for i, t := range out.Tags {
+		why, ok := deferred[t.Digest]
+		switch {
+		case ok && t.Action == Delete:
+			out.Tags[i].Action, out.Tags[i].Rule, out.Tags[i].Reason = Keep, RuleDeferred, why
+		case t.Action == Untag:
+			// A tag removed alone can be what ranks a deferred image
+			// (keep-latest reads the tags of an index's platform
+			// manifests): removed now, the next run would rank that
+			// image otherwise than this plan did. It goes with the
+			// repository's last batch.
+			out.Tags[i].Action, out.Tags[i].Rule = Keep, RuleDeferred
+			out.Tags[i].Reason = "max-deletions was reached in limit mode and images of this repository are left for the next run; the tag is removed alone with the last of them"
+		}
+	}
+	out.setPhases(p.Phases, func(op Op) bool {
+		_, gone := deferred[op.Digest]
+		return !gone && (op.Kind != OpUntag || op.BeforeDelete)
+	})
+	if len(oversize) > 0 {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("max-deletions-mode limit: %d image(s) have more manifests than max-deletions (%d) and are never deleted in limit mode; raise max-deletions: %s", len(oversize), max, strings.Join(oversize, ", ")))
+	}
+	return &out
+}
+
+// DeferredDigests returns the digests of the manifests a limit left for a
+// later run, sorted.
+func (p *Plan) DeferredDigests() []string {
+	out := []string{}
+	for _, m := range p.Manifests {
+		if m.Rule == RuleDeferred {
+			out = append(out, m.Digest)
+		}
+	}
+	return out
+}
