@@ -135,13 +135,15 @@ func Run(ctx context.Context, env Env) int {
 		}
 		sweeps[i] = r.prepare(ctx, repos[i])
 	})
-	if err := r.overCap(sweeps); err != nil {
-		for _, sw := range sweeps {
-			if sw.out.Plan != nil && sw.out.Err == nil {
-				sw.out.Held = err
-			}
+	r.limit(sweeps)
+	held := r.overCap(sweeps)
+	for _, sw := range sweeps {
+		if held != nil && sw.out.Plan != nil && sw.out.Err == nil {
+			sw.out.Held = held
 		}
-	} else {
+	}
+	r.planFile = r.writePlan(rep, unlisted, sweeps)
+	if held == nil {
 		r.each(sweeps, func(i int) {
 			r.apply(ctx, sweeps[i])
 			if out := &sweeps[i].out; out.Err != nil || out.Result != nil && out.Result.Stopped != nil {
@@ -174,6 +176,8 @@ type runner struct {
 	// sized, set by expand-only, collects the repository sizes listers
 	// know cheaply (family.Config.Sized).
 	sized func(repo string, size int)
+	// planFile is where the plan file was written, as shown ("" for none).
+	planFile string
 }
 
 // each runs f for every sweep, repoConcurrency at a time.
@@ -238,7 +242,7 @@ func (r *runner) prepare(ctx context.Context, repo string) *sweep {
 	}
 	g, err := b.Discover(ctx, backend.DiscoverOptions{
 		Match:   pol.Candidate,
-		Created: pol.NeedsCreated(),
+		Created: pol.NeedsCreated() || r.s.MaxDeletionsMode == settings.MaxDeletionsLimit,
 		// Only age-from: created asks a backend that reports push times
 		// to read the images' own creation times as well.
 		ImageCreated: pol.NeedsImageCreated(),
@@ -310,6 +314,7 @@ func (r *runner) finish(rep *report.Report) int {
 	}
 	write, show := r.p.RecordFile(r.s.Record)
 	rep.RecordFile = show
+	rep.PlanFile = r.planFile
 	rec := report.Build(rep)
 	outs := report.Outputs(rec) // marks rec.OutputsTruncated
 	if write != "" {
@@ -352,8 +357,9 @@ func (r *runner) finish(rep *report.Report) int {
 	return code
 }
 
-// writeRecord writes the record as indented JSON, through a temporary file
-// so that a reader never sees half a record.
+// writeRecord writes the record (or the plan file, or an expansion) as
+// indented JSON, through a temporary file so that a reader never sees half
+// a record.
 func writeRecord(path string, rec any) error {
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

@@ -33,6 +33,8 @@ func Run(t *testing.T, reg *Registry) {
 		{"pagination-1200-tags", pagination},
 		{"recheck-modes", recheckModes},
 		{"max-deletions-guard", maxDeletions},
+		{"max-deletions-limit", maxDeletionsLimit},
+		{"plan-file", planFile},
 		{"untagged-not-listable", untaggedNotListable},
 		{"orphans-proven", orphansProven},
 		{"cosign-repository", cosignRepository},

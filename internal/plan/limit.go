@@ -161,7 +161,7 @@ func planUnits(repo int, p *Plan, g *graph.Graph) []unit {
 			order = append(order, r)
 		}
 		u.digests = append(u.digests, d)
-		if c := del[d].Created; c.After(u.newest) {
+		if c := del[d].Age; c.After(u.newest) {
 			u.newest = c
 		}
 	}

@@ -330,7 +330,7 @@ func checkLimited(t reporter, in []Limited, got []*Plan, max int) {
 			ua.size = len(u)
 			nDel := 0
 			for _, x := range u {
-				if c := oDel[x].Created; c.After(ua.newest) {
+				if c := oDel[x].Age; c.After(ua.newest) {
 					ua.newest = c
 				}
 				if lDel[x] {

@@ -93,6 +93,7 @@ type ruleCount struct {
 type counts struct {
 	Dry                                                                bool
 	Deleted, AlreadyGone, Removed, Kept, Failed, Refused, NotAttempted int
+	Deferred                                                           int
 }
 
 type repoView struct {
@@ -203,6 +204,7 @@ func view(r *Report, l limits) mdView {
 		rv.Counts = counts{
 			Dry: r.DryRun, Deleted: s.DeletedCount, AlreadyGone: s.AlreadyGone, Removed: len(s.RemovedTags),
 			Kept: len(s.Kept), Failed: s.FailedCount, Refused: s.RefusedCount, NotAttempted: len(s.NotAttempted),
+			Deferred: s.Deferred,
 		}
 		if rp.Plan != nil {
 			// What the backend could not do is known once it was asked.
@@ -268,6 +270,7 @@ func view(r *Report, l limits) mdView {
 		v.Total.Failed += rv.Counts.Failed
 		v.Total.Refused += rv.Counts.Refused
 		v.Total.NotAttempted += rv.Counts.NotAttempted
+		v.Total.Deferred += rv.Counts.Deferred
 		v.Repos = append(v.Repos, rv)
 	}
 	// The run's totals are the record's (a refusal of the whole run counts
@@ -439,6 +442,7 @@ const mdTemplate = `{{define "counts" -}}
 {{- if .AlreadyGone}} · **{{.AlreadyGone}}** already absent{{end}} · **{{.Removed}}** {{if .Dry}}tags would be removed{{else}}tags removed{{end}} · **{{.Kept}}** matching tags kept · **{{.Failed}}** failed
 {{- if .Refused}} · **{{.Refused}}** refused{{end}}
 {{- if .NotAttempted}} · **{{.NotAttempted}}** not attempted{{end}}
+{{- if .Deferred}} · **{{.Deferred}}** left for the next run{{end}}
 {{- end}}
 
 {{- define "more"}}{{if .N}}
@@ -537,6 +541,10 @@ keep-latest ranked images by {{.Ranking}}{{if .Ignored}}; not versions, so not r
 {{if .DryRun}}
 > [!NOTE]
 > **DRY RUN**: nothing was deleted. Everything below is what a real run would do.
+{{end}}
+{{- if .Total.Deferred}}
+> [!NOTE]
+> **max-deletions reached:** the run {{if .DryRun}}would leave{{else}}leaves{{end}} {{plural .Total.Deferred "manifest" "manifests"}} of the plan for the next run (` + "`max-deletions-mode: limit`" + ` deletes the oldest images first); they are kept with the rule ` + "`deferred`" + `.
 {{end}}
 {{template "counts" .Total}} · {{dur .Duration}} · {{plural .Requests "request" "requests"}}, {{plural .Retries "retry" "retries"}}, {{dur .Waited}} waiting on rate limits
 {{- if .KeptByRule}}

@@ -54,6 +54,8 @@ func OutputDefinitions() []OutputDef {
 			Description: "Deletions the registry refused by its own rules (protected or immutable tags, GitHub's 5000-download and last-tagged-version rules): those manifests and tags are kept, named in `kept-tags` with the registry's reason and in a warning; not failures, so the exit code stays 0."},
 		{Name: "not-attempted-count", value: func(r *Record) any { return r.NotAttemptedCount },
 			Description: "Operations the plan meant to do that were never attempted (the run stopped, or max-deletions refused the run), plus repositories the run never reached; not counted in failed-count."},
+		{Name: "deferred-count", value: func(r *Record) any { return r.DeferredCount },
+			Description: "Manifests the plan deletes that `max-deletions-mode: limit` left for the next run (in a dry run: would leave); 0 in stop mode. The next run deletes the oldest of them first."},
 		{Name: "outputs-truncated", value: func(r *Record) any { return r.OutputsTruncated },
 			Description: "`true` when a list output was cut to stay within its cap (100 KiB each); the record file holds everything."},
 		{Name: "record-file", value: func(r *Record) any { return r.RecordFile },
@@ -62,6 +64,8 @@ func OutputDefinitions() []OutputDef {
 			Description: "expand-only: JSON array of the repositories `repository` names, wildcards expanded, sorted. Never cut: a run whose expansion would not fit GitHub's output limit fails instead (split the wildcard)."},
 		{Name: "shards", expansion: func(e *shard.Expansion) any { return e.Shards },
 			Description: "expand-only with `shards`: JSON array of that many lists of repositories (fewer when there are fewer repositories), balanced and the same for the same registry state; `fromJSON` it into a matrix. Never cut, like `repositories`."},
+		{Name: "plan-file", value: func(r *Record) any { return r.PlanFile },
+			Description: "Path of the JSON plan `plan-out` wrote (every tag and manifest with its decision and rule; schema in the README), shown like `record-file`. Empty without `plan-out`, or when it could not be written."},
 	}
 }
 

@@ -98,6 +98,7 @@ func TestOutputDocs(t *testing.T) {
 func TestRecordCarriesOutputs(t *testing.T) {
 	rec := Build(baseReport(false, normalRun(false), stoppedRun()))
 	rec.RecordFile = "regsweep-record.json"
+	rec.PlanFile = "plan.json"
 	outs := Outputs(rec)
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -114,7 +115,7 @@ func TestRecordCarriesOutputs(t *testing.T) {
 			continue
 		}
 		want := o.Value
-		if !o.List && o.Name == "record-file" {
+		if !o.List && (o.Name == "record-file" || o.Name == "plan-file") {
 			want = `"` + o.Value + `"`
 		}
 		if string(raw) != want {

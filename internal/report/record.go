@@ -34,12 +34,15 @@ type Record struct {
 	FailedCount       int  `json:"failed-count"`
 	RefusedCount      int  `json:"refused-count"`
 	NotAttemptedCount int  `json:"not-attempted-count"`
+	DeferredCount     int  `json:"deferred-count"`
 	DryRun            bool `json:"dry-run"`
 	// OutputsTruncated says whether the step outputs' lists were cut to
 	// their cap; this record never is.
 	OutputsTruncated bool `json:"outputs-truncated"`
 	// RecordFile is where this record was written ("" when nowhere).
 	RecordFile string `json:"record-file"`
+	// PlanFile is where the plan was written ("" when nowhere).
+	PlanFile string `json:"plan-file"`
 
 	Errors       []string     `json:"errors"`
 	Warnings     []string     `json:"warnings"`
@@ -74,6 +77,7 @@ type RepoRecord struct {
 	RefusedCount      int `json:"refused-count"`
 	NotAttemptedCount int `json:"not-attempted-count"`
 	SkippedCount      int `json:"skipped-count"`
+	DeferredCount     int `json:"deferred-count"`
 
 	Deleted []DeletedManifest `json:"deleted"`
 	// RemovedTags are the tags that no longer exist because of this run
@@ -115,7 +119,7 @@ type OpRecord struct {
 // capped here (Outputs caps the step outputs, Markdown the summary).
 func Build(r *Report) *Record {
 	rec := &Record{
-		SchemaVersion: SchemaVersion, Regsweep: r.Version, DryRun: r.DryRun, RecordFile: r.RecordFile,
+		SchemaVersion: SchemaVersion, Regsweep: r.Version, DryRun: r.DryRun, RecordFile: r.RecordFile, PlanFile: r.PlanFile,
 		Repositories: []RepoRecord{},
 	}
 	for i := range r.Repositories {
@@ -127,7 +131,7 @@ func Build(r *Report) *Record {
 			Repository: s.Name, Backend: s.Backend, Status: status(rp, s),
 			DeletedCount: s.DeletedCount, AlreadyGoneCount: s.AlreadyGone, RemovedTagCount: len(s.RemovedTags),
 			KeptCount: len(s.Kept), FailedCount: s.FailedCount, RefusedCount: s.RefusedCount,
-			NotAttemptedCount: len(s.NotAttempted), SkippedCount: len(s.Skipped),
+			NotAttemptedCount: len(s.NotAttempted), SkippedCount: len(s.Skipped), DeferredCount: s.Deferred,
 			Deleted: []DeletedManifest{}, RemovedTags: nonNil(removed), UntaggedTags: nonNil(s.Untagged), Kept: []KeptTag{},
 			Failed: opRecords(s.Failed), Skipped: opRecords(s.Skipped), NotAttempted: opRecords(s.NotAttempted),
 			Warnings: nonNil(s.Warnings), LeftUntagged: nonNil(s.LeftUntagged),
@@ -170,7 +174,7 @@ func (rec *Record) tally() {
 	rec.DeletedDigests, rec.DeletedTags, rec.DeletedImages = []string{}, []string{}, []string{}
 	rec.KeptTags, rec.Errors, rec.Warnings = []KeptTag{}, []string{}, []string{}
 	rec.DeletedCount, rec.RemovedTagCount, rec.KeptCount = 0, 0, 0
-	rec.FailedCount, rec.RefusedCount, rec.NotAttemptedCount = 0, 0, 0
+	rec.FailedCount, rec.RefusedCount, rec.NotAttemptedCount, rec.DeferredCount = 0, 0, 0, 0
 	seen := map[string]bool{}
 	held := map[string]bool{}
 	for i := range rec.Repositories {
@@ -211,6 +215,7 @@ func (rec *Record) tally() {
 		rec.FailedCount += rr.FailedCount
 		rec.RefusedCount += rr.RefusedCount
 		rec.NotAttemptedCount += rr.NotAttemptedCount
+		rec.DeferredCount += rr.DeferredCount
 	}
 	rec.Result = resultLine(rec)
 }

@@ -27,6 +27,8 @@ type Report struct {
 	// RecordFile is where the app writes the record ("" for nowhere); the
 	// summary and the outputs point at it.
 	RecordFile string
+	// PlanFile is where the app wrote the plan (plan-out; "" for nowhere).
+	PlanFile string
 }
 
 // Repository is what happened to one repository.
@@ -94,6 +96,9 @@ type summary struct {
 	RefusedCount  int
 	NotRunReason  string // the plan exists but apply did not run
 	PlannedDelete int
+	// Deferred counts the manifests max-deletions-mode limit left for the
+	// next run.
+	Deferred int
 }
 
 type deletedRow struct {
@@ -136,6 +141,9 @@ func summarize(rp *Repository) summary {
 	if s.Backend == "" && rp.Plan != nil {
 		s.Backend = rp.Plan.Backend
 		s.Caps = rp.Plan.Capabilities
+	}
+	if rp.Plan != nil {
+		s.Deferred = len(rp.Plan.DeferredDigests())
 	}
 	if rp.Result != nil {
 		s.Stopped = rp.Result.Stopped

@@ -190,6 +190,36 @@ func untagFirstStopped() Repository {
 	return Repository{Name: repoName, Backend: "oci", Capabilities: ociCaps, Plan: p, Result: res}
 }
 
+// limitedRun: max-deletions-mode limit at 2 over three PR images (the
+// oldest two go, pr-3 waits) and pr-4, which shares its image with latest
+// and whose lone removal waits for the last batch; a dry run's records.
+func limitedRun() Repository {
+	day := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+	g := graph.New(repoName, "oci", ociCaps)
+	for i, age := range []int{90, 60, 30} {
+		m := g.Manifest(dg(30 + i))
+		m.Kind, m.Created = graph.KindImage, day.AddDate(0, 0, -age)
+		g.SetTag(fmt.Sprintf("pr-%d", i+1), m.Digest)
+	}
+	g.Manifest(dg(40)).Kind = graph.KindImage
+	g.SetTag("latest", dg(40))
+	g.SetTag("pr-4", dg(40))
+	g.Finish()
+	pm, err := plan.CompilePatterns([]string{"pr-*"}, false)
+	if err != nil {
+		panic(err)
+	}
+	full := plan.Build(g, plan.Policy{Include: pm, UntagFirstAt: -1}, day)
+	p := plan.Limit([]plan.Limited{{Plan: full, Graph: g}}, 2)[0]
+	res := &apply.Result{DryRun: true}
+	for _, ph := range p.Phases {
+		for _, op := range ph {
+			res.Records = append(res.Records, apply.Record{Op: op, Outcome: apply.Deleted, Tags: g.Manifests[op.Digest].Tags})
+		}
+	}
+	return Repository{Name: repoName, Backend: "oci", Capabilities: ociCaps, Plan: p, Result: res}
+}
+
 func baseReport(dry bool, repos ...Repository) *Report {
 	return &Report{
 		Version: "v0.0.0-test", DryRun: dry, Duration: 3500 * time.Millisecond,
@@ -219,6 +249,7 @@ func reports() []struct {
 		{"kept shared-digest tags", baseReport(false, sharedRun())},
 		{"untag-first stopped between the steps", baseReport(false, untagFirstStopped())},
 		{"multi-repository", baseReport(false, normalRun(false), other, broken)},
+		{"limit mode leaves the youngest for the next run", baseReport(true, limitedRun())},
 		{"nothing to do", baseReport(false, Repository{Name: repoName, Backend: "oci", Capabilities: ociCaps,
 			Plan: &plan.Plan{Repository: repoName}, Result: &apply.Result{}})},
 	}
@@ -522,4 +553,33 @@ func Text(r *Report) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestPlanFile: the plan file of a small run, one repository limited by
+// max-deletions and one that failed, as plan-out writes it.
+func TestPlanFile(t *testing.T) {
+	broken := Repository{Name: "registry.test:5000/team/private", Err: fmt.Errorf("list tags: %w", backend.ErrForbidden)}
+	r := baseReport(true, limitedRun(), broken)
+	f := NewPlanFile(r, 2, "limit")
+	if f.DeleteCount != 2 || f.DeferredCount != 1 {
+		t.Errorf("delete-count %d, deferred-count %d; want 2 and 1", f.DeleteCount, f.DeferredCount)
+	}
+	// A plan held by max-deletions in stop mode is written, and says so;
+	// what it would delete is not counted as deleted next.
+	held := stoppedRun()
+	held.Name, held.Result, held.Held = "registry.test:5000/team/held", nil, errors.New("the plan deletes 4 manifests, more than max-deletions (2); nothing was deleted anywhere")
+	hf := NewPlanFile(baseReport(false, held), 2, "stop")
+	if hr := hf.Repositories[0]; hf.DeleteCount != 0 || hr.Status != PlanHeld || hr.DeleteCount != 4 || hr.Error == "" {
+		t.Errorf("held: delete-count %d, repository %s with %d and error %q", hf.DeleteCount, hr.Status, hr.DeleteCount, hr.Error)
+	}
+	// The plan file and the record agree on what goes.
+	rec := Build(r)
+	if f.DeleteCount != rec.DeletedCount || f.DeferredCount != rec.DeferredCount {
+		t.Errorf("plan file %d/%d, record %d/%d", f.DeleteCount, f.DeferredCount, rec.DeletedCount, rec.DeferredCount)
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps.MatchSnapshot(t, string(data))
 }

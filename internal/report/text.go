@@ -127,6 +127,9 @@ func repoLine(dry bool, rr *RepoRecord) string {
 	if rr.NotAttemptedCount > 0 {
 		fmt.Fprintf(&b, ", %d not attempted", rr.NotAttemptedCount)
 	}
+	if rr.DeferredCount > 0 {
+		fmt.Fprintf(&b, ", %d left for the next run (max-deletions)", rr.DeferredCount)
+	}
 	return b.String()
 }
 
@@ -168,6 +171,9 @@ func resultLine(rec *Record) string {
 	}
 	if rec.NotAttemptedCount > 0 {
 		fmt.Fprintf(&b, ", %d not attempted", rec.NotAttemptedCount)
+	}
+	if rec.DeferredCount > 0 {
+		fmt.Fprintf(&b, ", %s left for the next run (max-deletions)", plural(rec.DeferredCount, "manifest", "manifests"))
 	}
 	if n := len(rec.Repositories); n != 1 {
 		fmt.Fprintf(&b, " (%s)", plural(n, "repository", "repositories"))

@@ -20,6 +20,12 @@ const (
 	KindEnum     Kind = "enum"     // one of Values
 )
 
+// The max-deletions-mode values.
+const (
+	MaxDeletionsStop  = "stop"
+	MaxDeletionsLimit = "limit"
+)
+
 // maxNumber bounds every number setting: a larger one is a typo.
 const maxNumber = 1_000_000
 
@@ -77,7 +83,9 @@ func Definitions() []Definition {
 		{Name: "github-token", Field: "GitHubToken", Kind: KindString, Secret: true, ActionDefault: "${{ github.token }}",
 			Help: "Token for the GitHub Packages API, used for ghcr.io; needs `packages: write` (or a classic PAT with `delete:packages`)."},
 		{Name: "max-deletions", Field: "MaxDeletions", Kind: KindInt, Default: "0", Min: 0, Max: maxNumber,
-			Help: "When the plan would delete more manifests than this, stop before deleting anything (0: no cap)."},
+			Help: "Most manifests one run deletes, over every repository (0: no cap). What happens above it is max-deletions-mode's choice."},
+		{Name: "max-deletions-mode", Field: "MaxDeletionsMode", Kind: KindEnum, Default: MaxDeletionsStop, Values: []string{MaxDeletionsStop, MaxDeletionsLimit},
+			Help: "`stop`: a plan over max-deletions deletes nothing and the run fails (a guard). `limit`: delete the oldest images up to max-deletions manifests (an image goes whole, with its platform manifests and signatures), exit 0, and leave the rest for the next run (`deferred-count`)."},
 		{Name: "concurrency", Field: "Concurrency", Kind: KindInt, Default: "16", Min: 1, Max: 64,
 			Help: "Registry requests in flight at once (1 to 64)."},
 		{Name: "insecure", Field: "Insecure", Kind: KindBool, Default: "false",
@@ -110,6 +118,8 @@ func Definitions() []Definition {
 			Help: "Print the run's record (the outputs' names with native JSON values, and every repository's details) as one JSON object on stdout (command line)."},
 		{Name: "timeout", Field: "Timeout", Kind: KindDuration,
 			Help: "Stop the run after this long: `30s`, `10m`, `2h` (empty: no limit)."},
+		{Name: "plan-out", Field: "PlanOut", Kind: KindString,
+			Help: "Write the whole plan (every tag and manifest of every swept repository, with its decision and the rule that made it; schema in the README) as JSON to this file before deleting, dry runs included."},
 		{Name: "record", Field: "Record", Kind: KindString,
 			Help: "Write the run's complete record (JSON) to this file. Default: `regsweep-record.json` in the workspace on GitHub Actions, GitLab, Woodpecker and Drone; no file on a command line."},
 		{Name: "expand-only", Field: "ExpandOnly", Kind: KindBool, Default: "false",

@@ -125,6 +125,9 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	if err := buildPolicy(s); err != nil {
 		return nil, err
 	}
+	if s.MaxDeletionsMode == MaxDeletionsLimit && s.MaxDeletions == 0 {
+		return nil, &Error{Input: "max-deletions-mode", Msg: "limit needs max-deletions, the number of manifests one run may delete: set max-deletions"}
+	}
 	// Likely typos in patterns are warnings, not errors: each one is a valid
 	// pattern that matches nothing, or less than the user meant.
 	for _, h := range append(patternHints("tags", raws["tags"], s.Tags, s.UseRegex),

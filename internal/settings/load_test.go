@@ -43,6 +43,10 @@ func TestLoadErrors(t *testing.T) {
 		input string
 		want  string
 	}{
+		{"limit without a cap", with("INPUT_MAX-DELETIONS-MODE", "limit"), nil, "max-deletions-mode",
+			`input "max-deletions-mode": limit needs max-deletions, the number of manifests one run may delete: set max-deletions`},
+		{"unknown max-deletions-mode", with("INPUT_MAX-DELETIONS-MODE", "batch"), nil, "max-deletions-mode",
+			`input "max-deletions-mode": "batch" is not one of stop, limit`},
 		{"bool", with("INPUT_DRY-RUN", "maybe"), nil, "dry-run",
 			`input "dry-run": "maybe" is not a boolean (use true or false)`},
 		{"bool flag", with(), []string{"--insecure=sure"}, "insecure",
@@ -209,6 +213,15 @@ func TestLoadValues(t *testing.T) {
 				wantList(t, "Tags", s.Tags)
 				if !s.Policy.Include.Match("anything") || s.Policy.KeepLatest != 5 {
 					t.Errorf("policy %+v", s.Policy)
+				}
+			},
+		},
+		{
+			name: "batches and a plan file",
+			args: []string{"--repository", "h.io/a", "--tags", "pr-*", "--max-deletions", "50", "--max-deletions-mode", "LIMIT", "--plan-out", "plan.json"},
+			check: func(t *testing.T, s *Settings) {
+				if s.MaxDeletions != 50 || s.MaxDeletionsMode != MaxDeletionsLimit || s.PlanOut != "plan.json" {
+					t.Errorf("max-deletions %d, mode %q, plan-out %q", s.MaxDeletions, s.MaxDeletionsMode, s.PlanOut)
 				}
 			},
 		},

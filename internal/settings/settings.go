@@ -23,9 +23,12 @@ type Settings struct {
 	Password     string   // `password` (masked)
 	GitHubToken  string   // `github-token` (masked)
 	MaxDeletions int      // `max-deletions` (0: no cap)
-	Concurrency  int      // `concurrency`
-	Insecure     bool     // `insecure`
-	KeepLatest   int      // `keep-latest`
+	// MaxDeletionsMode: `max-deletions-mode`, MaxDeletionsStop or
+	// MaxDeletionsLimit.
+	MaxDeletionsMode string
+	Concurrency      int  // `concurrency`
+	Insecure         bool // `insecure`
+	KeepLatest       int  // `keep-latest`
 	// ProtectLatest: `protect-latest` (default true).
 	ProtectLatest bool
 	OlderThan     time.Duration
@@ -43,6 +46,7 @@ type Settings struct {
 	GitHubDeleteRate int
 	JSON             bool          // `json` (CLI: print outputs as JSON)
 	Record           string        // `record`: where to write the run's record ("" = the CI's default)
+	PlanOut          string        // `plan-out`: where to write the plan ("" = nowhere)
 	Timeout          time.Duration // `timeout` (0: none)
 
 	// Sharding: expand-only (or --list-repositories) lists and splits the
