@@ -62,6 +62,15 @@ type PlanTag struct {
 	Action  string `json:"action"` // delete (with its manifest), untag (alone) or keep
 	Rule    string `json:"rule"`
 	Reason  string `json:"reason"`
+	PolicyRule
+}
+
+// PolicyRule names the retention rule of the policy input behind a
+// decision: its index from 1 and its name; absent for the inputs' single
+// rule.
+type PolicyRule struct {
+	Index int    `json:"policy-rule,omitempty"`
+	Name  string `json:"policy-rule-name,omitempty"`
 }
 
 // PlanManifest is the decision on one manifest.
@@ -72,6 +81,7 @@ type PlanManifest struct {
 	Action string   `json:"action"` // delete or keep
 	Rule   string   `json:"rule"`
 	Reason string   `json:"reason"`
+	PolicyRule
 	// Age is the time older-than, keep-latest and max-deletions-mode limit
 	// read (absent when unknown); AgeSource where it came from (created,
 	// pushed or unknown).
@@ -121,10 +131,12 @@ func NewPlanFile(r *Report, maxDeletions int, mode string) *PlanFile {
 				pr.Warnings = []string{}
 			}
 			for _, t := range p.Tags {
-				pr.Tags = append(pr.Tags, PlanTag{Tag: t.Tag, Digest: t.Digest, Matched: t.Matched, Action: string(t.Action), Rule: string(t.Rule), Reason: t.Reason})
+				pr.Tags = append(pr.Tags, PlanTag{Tag: t.Tag, Digest: t.Digest, Matched: t.Matched, Action: string(t.Action), Rule: string(t.Rule), Reason: t.Reason,
+					PolicyRule: PolicyRule{t.RuleIndex, t.RuleName}})
 			}
 			for _, m := range p.Manifests {
-				pm := PlanManifest{Digest: m.Digest, Kind: string(m.Kind), Tags: nonNil(m.Tags), Action: string(m.Action), Rule: string(m.Rule), Reason: m.Reason, Phase: m.Phase}
+				pm := PlanManifest{Digest: m.Digest, Kind: string(m.Kind), Tags: nonNil(m.Tags), Action: string(m.Action), Rule: string(m.Rule), Reason: m.Reason, Phase: m.Phase,
+					PolicyRule: PolicyRule{m.RuleIndex, m.RuleName}}
 				pm.AgeSource = string(m.AgeSource)
 				if !m.Age.IsZero() {
 					a := m.Age.UTC()

@@ -572,6 +572,12 @@ func TestPlanFile(t *testing.T) {
 	if hr := hf.Repositories[0]; hf.DeleteCount != 0 || hr.Status != PlanHeld || hr.DeleteCount != 4 || hr.Error == "" {
 		t.Errorf("held: delete-count %d, repository %s with %d and error %q", hf.DeleteCount, hr.Status, hr.DeleteCount, hr.Error)
 	}
+	// A decision of a policy rule names it.
+	ruled := limitedRun()
+	ruled.Plan.Tags[1].RuleRef = plan.RuleRef{RuleIndex: 2, RuleName: "previews"}
+	if pt := NewPlanFile(baseReport(true, ruled), 2, "limit").Repositories[0].Tags[1]; pt.Index != 2 || pt.Name != "previews" {
+		t.Errorf("tag %s: policy rule %d %q, want 2 previews", pt.Tag, pt.Index, pt.Name)
+	}
 	// The plan file and the record agree on what goes.
 	rec := Build(r)
 	if f.DeleteCount != rec.DeletedCount || f.DeferredCount != rec.DeferredCount {
