@@ -95,6 +95,9 @@ type Capabilities struct {
 	// PullTimes: the backend reports when each manifest was last pulled
 	// (Manifest.Pulled), so a zero time means never pulled.
 	PullTimes bool `json:"pullTimes,omitempty"`
+	// KeepsLastTagged: the registry refuses to delete a package's last
+	// tagged version (GitHub Packages: "delete the package instead").
+	KeepsLastTagged bool `json:"keepsLastTagged,omitempty"`
 }
 
 // MaxNesting bounds how deep backends read indexes inside indexes; deeper

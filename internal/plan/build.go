@@ -47,6 +47,9 @@ type builder struct {
 	ages        map[ageKey]ageResult // memo of ageOf
 
 	canDelete bool // some way to delete a manifest exists
+	// lastTagged is the version kept by the last-tagged-version rule
+	// (lasttagged.go); "" when the rule did not apply.
+	lastTagged string
 
 	rules       []ruleSpec      // the retention rules that apply to this repository
 	keepDigests map[string]bool // Policy.KeepDigests
@@ -77,6 +80,10 @@ func Build(g *graph.Graph, p Policy, now time.Time) *Plan {
 	static := b.staticBlocks()
 	seeds, seedWhy, noSeed := b.seeds(static)
 	del, why, dyn := b.fixpoint(seeds, seedWhy, static)
+	if b.keepLastTagged(del, static) {
+		seeds, seedWhy, noSeed = b.seeds(static)
+		del, why, dyn = b.fixpoint(seeds, seedWhy, static)
+	}
 	return b.assemble(del, why, static, dyn, noSeed)
 }
 
@@ -425,6 +432,10 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 			td.Action, td.Rule, td.Reason = Delete, RuleMatch, "matched, no rule keeps it, and its image is deleted"
 		case del[st.digest]:
 			td.Action, td.Rule, td.Reason = Delete, mv.rule, "deleted with its image: "+mv.reason
+		case st.survivor && st.digest == b.lastTagged:
+			// Removing its tags would make it untagged, which is what
+			// the registry's rule forbids.
+			td.Action, td.Rule, td.Reason = Keep, mv.rule, mv.reason
 		case st.survivor:
 			td.Rule, td.Reason = b.untagVerdict(st.digest, mv)
 			td.Action = Keep

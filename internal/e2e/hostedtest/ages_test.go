@@ -51,6 +51,7 @@ func TestGitHubPackagesAgeFrom(t *testing.T) {
 			ancient := f.AddImageBuilt("acme", "app", "ancient", []string{"v0"}, old, old)
 			retagged := f.AddImageBuilt("acme", "app", "retagged", []string{"v2"}, old, old)
 			f.AddVersion("acme", "app", retagged, []string{"v2-again"}, day.Add(-24*time.Hour), nil, "")
+			f.AddImage("acme", "app", "main", []string{"latest"}, day) // so that no v* version is the last tagged one
 			res := e2e.RunWith(t, e2e.Options{Env: env, Now: day}, map[string]string{
 				"repository": host + "/acme/app", "backend": "github", "github-token": token,
 				"tags": "v*", "older-than": "30d", "age-from": tc.ageFrom,

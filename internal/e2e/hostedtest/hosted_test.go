@@ -210,6 +210,7 @@ func TestGitHubPackagesForbidden(t *testing.T) {
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	f.AddImage("acme", "app", "pr", []string{"pr-1"}, day)
+	f.AddImage("acme", "app", "main", []string{"latest"}, day) // not the last tagged version
 	f.SetForbidden(true)
 	res := e2e.RunWith(t, e2e.Options{Env: env}, map[string]string{
 		"repository": host + "/acme/app", "backend": "github", "tags": "pr-*", "github-token": token,
@@ -220,7 +221,7 @@ func TestGitHubPackagesForbidden(t *testing.T) {
 	if !strings.Contains(res.Log, "packages: write") {
 		t.Fatalf("the error does not name the permission:\n%s", res.Log)
 	}
-	if len(f.Digests("acme", "app")) != 1 {
+	if len(f.Digests("acme", "app")) != 2 {
 		t.Fatal("something was deleted")
 	}
 }

@@ -54,6 +54,7 @@ func TestGitHubPackagesOrphanSubjectPushedDuringRun(t *testing.T) {
 	subject := scratch.AddImage("acme", "scratch", "late", nil, day)
 	v := scratch.Versions("acme", "scratch")[0]
 	pr := f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
+	main := f.AddImage("acme", "app", "main", []string{"latest"}, day) // pr-1 is not the last tagged version
 	sbom := f.AddReferrer("acme", "app", subject, nil, day)
 	base := &onSecondListing{change: func() {
 		f.AddVersion("acme", "app", subject, nil, day, v.Manifest, v.MediaType)
@@ -64,8 +65,8 @@ func TestGitHubPackagesOrphanSubjectPushedDuringRun(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("exit %d\n%s", res.Code, res.Log)
 	}
-	if got, want := f.Digests("acme", "app"), sorted(subject, sbom); !reflect.DeepEqual(got, want) {
-		t.Fatalf("versions left %v, want the subject pushed during the run and its SBOM %v\n%s", got, want, res.Log)
+	if got, want := f.Digests("acme", "app"), sorted(subject, sbom, main); !reflect.DeepEqual(got, want) {
+		t.Fatalf("versions left %v, want the subject pushed during the run, its SBOM and latest %v\n%s", got, want, res.Log)
 	}
 	if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{pr}) {
 		t.Errorf("deleted-digests = %v, want only pr-1 %s", got, pr)

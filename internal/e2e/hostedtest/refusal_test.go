@@ -69,23 +69,25 @@ func TestGitHubPackagesRefusals(t *testing.T) {
 			t.Errorf("tags left %v, want pr-1 on its index", got)
 		}
 	})
-	// The last tagged version is refused after its signature went: the
-	// signature is pushed back and its platform manifests are not deleted.
-	t.Run("last-tagged-version-keeps-its-image-whole", func(t *testing.T) {
+	// GitHub's last-tagged-version rule is known from the listing: the
+	// plan keeps the newest tagged version whole (platform manifests and
+	// signature), so nothing is refused and nothing is lost.
+	t.Run("last-tagged-version", func(t *testing.T) {
 		f, host, env := github(t)
 		f.AddPackage(ghpackages.Org, "acme", "app")
 		f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
 		idx, children := f.AddIndex("acme", "app", "pr-2", []string{"pr-2"}, day.Add(time.Hour), "linux/amd64", "linux/arm64")
 		sig := f.AddSignature("acme", "app", idx, day.Add(time.Hour))
 		f.RefuseLastTagged(true)
-		res := sweepRefused(t, host, env, "pr-*", 1)
+		res := sweepRefused(t, host, env, "pr-*", 0)
 		if got, want := f.Digests("acme", "app"), sorted(append([]string{idx, sig}, children...)...); !reflect.DeepEqual(got, want) {
-			t.Fatalf("versions left %v, want the last tagged version pr-2, its children and signature %v\n%s", got, want, res.Log)
+			t.Fatalf("versions left %v, want the newest tagged version pr-2, its children and signature %v\n%s", got, want, res.Log)
 		}
-		if got := f.Tags("acme", "app"); got["pr-2"] != idx || got[strings.Replace(idx, ":", "-", 1)+".sig"] != sig {
-			t.Errorf("tags left %v, want pr-2 and its signature's tag", got)
+		var kept []struct{ Tag, Rule, Reason string }
+		res.JSON(t, "kept-tags", &kept)
+		if len(kept) != 1 || kept[0].Tag != "pr-2" || kept[0].Rule != "undeletable" || !strings.Contains(kept[0].Reason, "last tagged version") {
+			t.Errorf("kept-tags = %+v, want pr-2 kept by GitHub's last-tagged-version rule", kept)
 		}
-		wantReason(t, res, "pr-2", "last tagged version")
 		if got := res.Strings(t, "deleted-digests"); len(got) != 1 {
 			t.Errorf("deleted-digests = %v, want pr-1 alone", got)
 		}

@@ -143,6 +143,7 @@ func TestGitHubPackagesNewIndexDuringRunProtects(t *testing.T) {
 			f.AddPackage(ghpackages.Org, "acme", "app")
 			reused := f.AddImage("acme", "app", "reused", nil, day)
 			pr := f.AddImage("acme", "app", "pr-1", []string{"pr-1"}, day)
+			main := f.AddImage("acme", "app", "main", []string{"latest"}, day) // pr-1 is not the last tagged version
 			var idx string
 			base := &onSecondListing{change: func() {
 				idx = f.AddIndexOf("acme", "app", tags, day, reused)
@@ -153,8 +154,8 @@ func TestGitHubPackagesNewIndexDuringRunProtects(t *testing.T) {
 			if res.Code != 0 {
 				t.Fatalf("exit %d\n%s", res.Code, res.Log)
 			}
-			if got, want := f.Digests("acme", "app"), sorted(idx, reused); !reflect.DeepEqual(got, want) {
-				t.Fatalf("versions left %v, want the new index and what it names %v\n%s", got, want, res.Log)
+			if got, want := f.Digests("acme", "app"), sorted(idx, reused, main); !reflect.DeepEqual(got, want) {
+				t.Fatalf("versions left %v, want the new index, what it names and latest %v\n%s", got, want, res.Log)
 			}
 			if got := res.Strings(t, "deleted-digests"); !reflect.DeepEqual(got, []string{pr}) {
 				t.Fatalf("deleted-digests = %v, want only pr-1 %s", got, pr)

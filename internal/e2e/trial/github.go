@@ -107,32 +107,63 @@ func ghModel(s *ghState, p policy) map[string]bool {
 			}
 		}
 	}
-	del := map[string]bool{}
-	for d := range s.created {
-		keep := s.isNew[d]
-		for _, t := range tagsOn[d] {
-			keep = keep || !include(t) || exclude(t) || !names(t) || !oldEnough(d)
-		}
-		if !keep {
-			del[d] = true
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for d := range del {
-			justified := len(tagsOn[d]) > 0 || p.Untagged && oldEnough(d)
-			blocked := false
-			for _, par := range parents[d] {
-				justified = justified || del[par]
-				blocked = blocked || !del[par]
+	fix := func(kept string) map[string]bool {
+		del := map[string]bool{}
+		for d := range s.created {
+			keep := s.isNew[d] || d == kept
+			for _, t := range tagsOn[d] {
+				keep = keep || !include(t) || exclude(t) || !names(t) || !oldEnough(d)
 			}
-			if !justified || blocked {
-				delete(del, d)
-				changed = true
+			if !keep {
+				del[d] = true
 			}
 		}
+		for changed := true; changed; {
+			changed = false
+			for d := range del {
+				justified := len(tagsOn[d]) > 0 || p.Untagged && oldEnough(d)
+				blocked := false
+				for _, par := range parents[d] {
+					justified = justified || del[par]
+					blocked = blocked || !del[par]
+				}
+				if !justified || blocked {
+					delete(del, d)
+					changed = true
+				}
+			}
+		}
+		return del
 	}
-	return del
+	del := fix("")
+	// GitHub refuses to delete a package's last tagged version: when every
+	// tagged version would go, the newest one no deleted index names stays
+	// (then the newest of all, then the greatest digest).
+	last := ""
+	rootOf := func(d string) bool {
+		for _, par := range parents[d] {
+			if del[par] {
+				return false
+			}
+		}
+		return true
+	}
+	for d := range tagsOn {
+		if !del[d] {
+			return del
+		}
+		switch {
+		case last == "", rootOf(d) && !rootOf(last):
+			last = d
+		case rootOf(d) != rootOf(last):
+		case s.created[d].After(s.created[last]), s.created[d].Equal(s.created[last]) && d > last:
+			last = d
+		}
+	}
+	if last == "" {
+		return del
+	}
+	return fix(last)
 }
 
 // ghLayout seeds the fake with a random package and returns a change
