@@ -43,6 +43,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"absent-child", absentChild},
 		{"keep-latest-tag-on-platform", keepLatestTagOnPlatform},
 		{"pulled-within-unreported", pulledWithinUnreported},
+		{"policy-rule-set", policyRuleSet},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, reg, snap) })

@@ -20,6 +20,13 @@
 //     sha256-<hex>.sig/.att/.sbom) are never candidates and never protect
 //     their subject: referrers follow the subject, though an exclude pattern
 //     still protects them.
+//   - Rule sets. With Policy.Rules (the `policy` input) each rule reads the
+//     tags it covers as above (exclude-tags narrows its scope; group-by
+//     ranks keep-latest per group; with Untagged, keep-latest also keeps the
+//     newest untagged images), and a tag or untagged manifest is a
+//     candidate only when some rule covers it, every covering rule would
+//     delete it and Policy.Keep names neither it nor its digest. The first
+//     rule that keeps it is the one its decision names (RuleRef).
 //   - Manifests. A manifest is deleted when every tag on it is a surviving
 //     candidate, or it is untagged, listed by the registry and `untagged` is
 //     on (older-than applies), or it is an orphan referrer (its subject is
