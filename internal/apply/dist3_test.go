@@ -15,7 +15,7 @@ import (
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/plan"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
 )
 
 // rawOCI is the smallest OCI backend apply needs: DELETE by digest or tag,

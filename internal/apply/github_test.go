@@ -12,8 +12,8 @@ import (
 	"github.com/regsweep/regsweep/internal/apply"
 	"github.com/regsweep/regsweep/internal/backend"
 	gh "github.com/regsweep/regsweep/internal/backend/ghpackages"
-	fake "github.com/regsweep/regsweep/internal/fakes/ghpackages"
 	"github.com/regsweep/regsweep/internal/plan"
+	fake "github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 	"github.com/regsweep/regsweep/internal/transport"
 )
 

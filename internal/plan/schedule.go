@@ -13,7 +13,7 @@ import "github.com/regsweep/regsweep/internal/graph"
 // a per-tag cost c on the server and a per-request cost u on the client,
 // untagging first pays from about N = 2u/c deletions: on distribution 3.1.2
 // with its filesystem driver, 20 ms per request and 16 in flight, that is
-// around 100-200 (see internal/bench/RESULTS.md); below it, the extra
+// around 100-200 (see internal/testkit/bench/RESULTS.md); below it, the extra
 // requests cost more than they save, and today's single DELETE stays.
 const DefaultUntagFirstAt = 150
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	hub "github.com/regsweep/regsweep/internal/backend/dockerhub"
-	fake "github.com/regsweep/regsweep/internal/fakes/dockerhub"
 	"github.com/regsweep/regsweep/internal/graph"
+	fake "github.com/regsweep/regsweep/internal/testkit/fakes/dockerhub"
 )
 
 const (

@@ -11,7 +11,7 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	hub "github.com/regsweep/regsweep/internal/backend/dockerhub"
-	fake "github.com/regsweep/regsweep/internal/fakes/dockerhub"
+	fake "github.com/regsweep/regsweep/internal/testkit/fakes/dockerhub"
 	"github.com/regsweep/regsweep/internal/transport"
 )
 

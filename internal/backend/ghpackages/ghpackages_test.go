@@ -19,8 +19,8 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	gh "github.com/regsweep/regsweep/internal/backend/ghpackages"
-	fake "github.com/regsweep/regsweep/internal/fakes/ghpackages"
 	"github.com/regsweep/regsweep/internal/graph"
+	fake "github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 const token = "ghp_s3cretTOKENvalue"

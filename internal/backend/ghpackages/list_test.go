@@ -11,7 +11,7 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	gh "github.com/regsweep/regsweep/internal/backend/ghpackages"
-	fake "github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	fake "github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 	"github.com/regsweep/regsweep/internal/transport"
 )
 

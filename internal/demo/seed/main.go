@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 func main() {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
 )
 
 // TestFaults runs a `pr-*` sweep with one kind of fault at a time on one

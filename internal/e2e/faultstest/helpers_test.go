@@ -1,5 +1,5 @@
 // Package faultstest runs regsweep end to end against the embedded
-// distribution 3 registry behind internal/faults, and against a hostile fake
+// distribution 3 registry behind internal/testkit/faults, and against a hostile fake
 // registry, and checks the registry's real state and every output after
 // each run.
 package faultstest
@@ -23,11 +23,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
 	"github.com/regsweep/regsweep/internal/report"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // day0 anchors seeded creation times so digests are stable.

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
 )
 
 var hostileNames = []string{

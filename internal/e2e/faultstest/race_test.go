@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // mutateOnRecheck returns a rule that runs fn once, on the second tag

@@ -13,10 +13,10 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // cancelAfter is a base transport that cancels the run once the k-th

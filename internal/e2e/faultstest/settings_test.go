@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // TestEnvDryRunBeatsActionDefault: inside the action the runner sets

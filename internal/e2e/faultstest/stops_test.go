@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
 )
 
 // TestTokenExpiry: the bearer token expires after some requests; the run

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // TestTLSVerifiedByDefault: a registry with a self-signed certificate fails

@@ -11,7 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // TestTagsOutliveManifest: pkg/registry keeps a tag readable after the

@@ -29,9 +29,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/testregistry/ggcr"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/registry/ggcr"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 var day0 = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)

@@ -3,8 +3,8 @@ package ggcrtest
 import (
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e/trial"
-	"github.com/regsweep/regsweep/internal/testregistry/ggcr"
+	"github.com/regsweep/regsweep/internal/testkit/registry/ggcr"
+	"github.com/regsweep/regsweep/internal/testkit/trial"
 )
 
 // TestTrial runs the randomized trial on pkg/registry: it removes a tag

@@ -25,9 +25,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // now is the fixed clock of age rules; seeded times lie before it.

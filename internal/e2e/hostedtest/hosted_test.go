@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/dockerhub"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/dockerhub"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 const token = "ghp_fake-token-for-tests-0123456789"

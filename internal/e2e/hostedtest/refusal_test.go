@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 // TestGitHubPackagesRefusals: GitHub refuses to delete a public version

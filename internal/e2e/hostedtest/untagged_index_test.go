@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 // onSecondListing runs change once, just before the second versions listing

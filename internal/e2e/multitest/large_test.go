@@ -19,10 +19,10 @@ import (
 
 	"github.com/regsweep/regsweep/internal/app"
 	"github.com/regsweep/regsweep/internal/ci"
-	"github.com/regsweep/regsweep/internal/e2e"
 	"github.com/regsweep/regsweep/internal/report"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // seedMany pushes n images tagged prefix0000.. into repo, plus latest, and

@@ -19,11 +19,11 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/dockerhub"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/dockerhub"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 var day = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)

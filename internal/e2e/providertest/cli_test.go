@@ -10,9 +10,9 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
-	"github.com/regsweep/regsweep/internal/e2e"
 	"github.com/regsweep/regsweep/internal/report"
 	"github.com/regsweep/regsweep/internal/settings"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // TestCLIArgs covers the runs that end before any request: help, version

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/regsweep/regsweep/internal/ci"
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // dockerfile is the parts of the Dockerfile the container action depends

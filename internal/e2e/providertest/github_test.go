@@ -9,7 +9,7 @@ import (
 	"github.com/gkampitakis/go-snaps/snaps"
 
 	"github.com/regsweep/regsweep/internal/ci"
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // ghToken stands in for ${{ github.token }}, which the runner always sends

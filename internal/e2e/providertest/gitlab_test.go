@@ -12,7 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/ci"
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // jobToken is the job's CI_JOB_TOKEN / CI_REGISTRY_PASSWORD.

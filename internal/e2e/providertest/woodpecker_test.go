@@ -13,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/ci"
-	"github.com/regsweep/regsweep/internal/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
 // The example's from_secret names and the values this test gives them.

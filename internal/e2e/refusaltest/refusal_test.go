@@ -16,10 +16,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/faults"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/faults"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 var day0 = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)

@@ -3,8 +3,8 @@ package trialtest2
 import (
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e/trial"
-	"github.com/regsweep/regsweep/internal/testregistry/dist2"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist2"
+	"github.com/regsweep/regsweep/internal/testkit/trial"
 )
 
 // TestTrial: REGSWEEP_TRIALS=5000 runs more; REGSWEEP_TRIAL_SEED=<seed>

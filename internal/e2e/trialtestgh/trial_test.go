@@ -3,7 +3,7 @@ package trialtestgh
 import (
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e/trial"
+	"github.com/regsweep/regsweep/internal/testkit/trial"
 )
 
 // TestGitHubTrial: REGSWEEP_TRIALS=1000 runs more; REGSWEEP_TRIAL_SEED=<seed>

@@ -7,8 +7,8 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
-	"github.com/regsweep/regsweep/internal/backend/oci/ocitest"
-	"github.com/regsweep/regsweep/internal/testregistry/dist2"
+	"github.com/regsweep/regsweep/internal/testkit/ocitest"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist2"
 )
 
 func TestDistribution28(t *testing.T) {

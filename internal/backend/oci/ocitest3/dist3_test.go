@@ -7,8 +7,8 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
-	"github.com/regsweep/regsweep/internal/backend/oci/ocitest"
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/ocitest"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
 )
 
 func TestDistribution3(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/regsweep/regsweep/internal/testregistry/dist3"
+	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
 )
 
 // StartRegistry starts a metered distribution v3 registry in this process,

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // day0 anchors every seeded creation time, so digests are stable.

@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/regsweep/regsweep/internal/bench"
 	"github.com/regsweep/regsweep/internal/plan"
+	"github.com/regsweep/regsweep/internal/testkit/bench"
 )
 
 // The benchmarks reproduce issue 6's figures with the registry in this

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/fakes/reqlog"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/reqlog"
 )
 
 // Image is one platform entry of a tag.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 // The GitHub Packages trial: random packages on the Packages fake, where

@@ -33,7 +33,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/fakes/reqlog"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/reqlog"
 )
 
 // OwnerKind is an organization or a user.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/regsweep/regsweep/internal/app"
 	"github.com/regsweep/regsweep/internal/backend/ghpackages"
-	fake "github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	fake "github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 	"github.com/regsweep/regsweep/internal/transport"
 )
 

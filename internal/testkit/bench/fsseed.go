@@ -13,7 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // SeedStorage writes the shape straight into a filesystem-driver registry's

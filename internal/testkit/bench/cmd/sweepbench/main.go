@@ -19,7 +19,7 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/bench"
+	"github.com/regsweep/regsweep/internal/testkit/bench"
 )
 
 func main() {
