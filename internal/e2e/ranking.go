@@ -9,7 +9,7 @@ import (
 	"github.com/gkampitakis/go-snaps/snaps"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // keepLatestTagOnPlatform: keep-latest 1 over pr-*, where pr-3 names the

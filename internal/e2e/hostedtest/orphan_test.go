@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 // TestGitHubPackagesOrphans: the versions listing names every manifest of
