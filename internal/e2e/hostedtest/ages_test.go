@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regsweep/regsweep/internal/e2e"
-	"github.com/regsweep/regsweep/internal/fakes/dockerhub"
-	"github.com/regsweep/regsweep/internal/fakes/ghpackages"
 	"github.com/regsweep/regsweep/internal/report"
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/dockerhub"
+	"github.com/regsweep/regsweep/internal/testkit/fakes/ghpackages"
 )
 
 // keptBy returns tag -> the kept-tags entry of a run.
