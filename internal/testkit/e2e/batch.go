@@ -14,7 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/regsweep/regsweep/internal/report"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // batchRepo pushes to repo seven manifests a `pr-*` sweep deletes, oldest

@@ -9,7 +9,7 @@ import (
 	"github.com/gkampitakis/go-snaps/snaps"
 
 	"github.com/regsweep/regsweep/internal/report"
-	"github.com/regsweep/regsweep/internal/testregistry/seed"
+	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
 
 // policyRuleSet: one run with a rule set. Branch builds keep the 2 newest
