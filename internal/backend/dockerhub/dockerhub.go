@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/transport"
 )
@@ -35,9 +36,8 @@ import (
 const DefaultBaseURL = "https://hub.docker.com"
 
 const (
-	maxPageBytes  = 16 << 20
-	maxErrorBytes = 64 << 10
-	maxPages      = 10000
+	maxPageBytes = 16 << 20
+	maxPages     = 10000
 )
 
 const (
@@ -191,14 +191,14 @@ func (b *Backend) login(ctx context.Context, stale string) error {
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {
-			herr := b.httpError(resp)
+			herr := b.api().Error(resp)
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 				return fmt.Errorf("dockerhub login: %w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
 			}
 			return fmt.Errorf("dockerhub login: %w", herr)
 		}
-		raw, err := transport.ReadLimited(resp.Body, maxErrorBytes)
+		raw, err := b.api().ReadBody(resp, httpapi.MaxErrorBody)
 		_ = resp.Body.Close()
 		if err != nil {
 			return fmt.Errorf("dockerhub login: %w", err)
@@ -270,41 +270,23 @@ func (b *Backend) scrub(err error) error {
 	return err
 }
 
-func (b *Backend) httpError(resp *http.Response) *backend.HTTPError {
-	e := &backend.HTTPError{Method: resp.Request.Method, URL: transport.RedactURL(resp.Request.URL), StatusCode: resp.StatusCode}
-	raw, _ := transport.ReadLimited(resp.Body, maxErrorBytes)
-	var body struct {
-		Message string `json:"message"`
-		Detail  string `json:"detail"`
-		Errinfo any    `json:"errinfo"`
-	}
-	if json.Unmarshal(raw, &body) == nil {
-		msg := body.Message
-		if msg == "" {
-			msg = body.Detail
-		}
+// api is how Hub's answers are read: neither the password nor the session
+// token ever appears in a message.
+func (b *Backend) api() httpapi.API {
+	return httpapi.API{Secrets: func() []string {
 		b.mu.Lock()
-		jwt := b.jwt
-		b.mu.Unlock()
-		e.Message = transport.Sanitize(msg, b.opts.Password, jwt)
-	}
-	return e
+		defer b.mu.Unlock()
+		return []string{b.opts.Password, b.jwt}
+	}}
 }
 
 // classify wraps a failed answer with the sentinel it means.
 func (b *Backend) classify(resp *http.Response) error {
-	herr := b.httpError(resp)
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %w", backend.ErrNotFound, herr)
-	case http.StatusUnauthorized:
-		return fmt.Errorf("%w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
-	case http.StatusForbidden:
-		return fmt.Errorf("%w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
-	case http.StatusTooManyRequests:
+	herr := b.api().Error(resp)
+	if resp.StatusCode == http.StatusTooManyRequests {
 		return fmt.Errorf("docker Hub rate limit still exceeded after retries: %w", herr)
 	}
-	return herr
+	return httpapi.Classify(herr, httpapi.Hints{Unauthorized: unauthorizedHint, Forbidden: forbiddenHint})
 }
 
 type hubTag struct {
@@ -327,11 +309,15 @@ type hubTag struct {
 // listTags lists every tag, following `next`.
 func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
 	ns, repo := url.PathEscape(b.opts.Namespace), url.PathEscape(b.opts.Repository)
-	u := b.endpoint("/v2/namespaces/"+ns+"/repositories/"+repo+"/tags", "page_size=100")
+	pages := httpapi.NewPager(b.endpoint("/v2/namespaces/"+ns+"/repositories/"+repo+"/tags", "page_size=100"), maxPages)
 	var all []hubTag
-	for page := 0; u != nil; page++ {
-		if page >= maxPages {
-			return nil, fmt.Errorf("list tags of %s: more than %d pages", b.repository(), maxPages)
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
+		}
+		if u == nil {
+			break
 		}
 		resp, err := b.do(ctx, http.MethodGet, u)
 		if err != nil {
@@ -339,14 +325,12 @@ func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
 		}
 		if resp.StatusCode != http.StatusOK {
 			err := b.classify(resp)
-			_ = resp.Body.Close()
 			if errors.Is(err, backend.ErrNotFound) {
 				err = fmt.Errorf("repository not found, or private and the credentials cannot see it: %w", err)
 			}
 			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
 		}
-		raw, err := transport.ReadLimited(resp.Body, maxPageBytes)
-		_ = resp.Body.Close()
+		raw, err := b.api().ReadBody(resp, maxPageBytes)
 		if err != nil {
 			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
 		}
@@ -355,16 +339,13 @@ func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
 			Results []hubTag `json:"results"`
 		}
 		if err := json.Unmarshal(raw, &pg); err != nil {
-			return nil, fmt.Errorf("list tags of %s: decode page %d: %w", b.repository(), page+1, err)
+			return nil, fmt.Errorf("list tags of %s: decode page %d: %w", b.repository(), pages.Pages(), err)
 		}
 		all = append(all, pg.Results...)
-		u = nil
 		if pg.Next != nil && *pg.Next != "" {
-			nu, err := url.Parse(*pg.Next)
-			if err != nil || !nu.IsAbs() || !transport.SameOrigin(b.base, nu) {
-				return nil, fmt.Errorf("list tags of %s: refusing next page on another host", b.repository())
+			if err := pages.Follow(*pg.Next); err != nil {
+				return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
 			}
-			u = nu
 		}
 	}
 	return all, nil

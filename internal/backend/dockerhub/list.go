@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/regsweep/regsweep/internal/backend"
-	"github.com/regsweep/regsweep/internal/transport"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 )
 
 // hubRepoRe is a Docker Hub repository name.
@@ -42,32 +42,29 @@ func (b *Backend) listRepositories(ctx context.Context) ([]string, error) {
 	fail := func(err error) error {
 		return fmt.Errorf("list the repositories of docker.io/%s: %w", ns, err)
 	}
-	u := b.endpoint("/v2/namespaces/"+url.PathEscape(ns)+"/repositories", "page_size=100")
+	pages := httpapi.NewPager(b.endpoint("/v2/namespaces/"+url.PathEscape(ns)+"/repositories", "page_size=100"), maxPages)
 	var names []string
 	seen := map[string]bool{}
-	visited := map[string]bool{}
-	for page := 0; u != nil; page++ {
-		if page >= maxPages {
-			return nil, fail(fmt.Errorf("more than %d pages", maxPages))
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, fail(err)
 		}
-		if visited[u.String()] {
-			return nil, fail(errors.New("the `next` link leads back to a page already read; refusing to loop"))
+		if u == nil {
+			break
 		}
-		visited[u.String()] = true
 		resp, err := b.do(ctx, http.MethodGet, u)
 		if err != nil {
 			return nil, fail(err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			err := b.classify(resp)
-			_ = resp.Body.Close()
 			if errors.Is(err, backend.ErrNotFound) {
 				err = fmt.Errorf("namespace not found, or the credentials cannot see it: %w", err)
 			}
 			return nil, fail(err)
 		}
-		raw, err := transport.ReadLimited(resp.Body, maxPageBytes)
-		_ = resp.Body.Close()
+		raw, err := b.api().ReadBody(resp, maxPageBytes)
 		if err != nil {
 			return nil, fail(err)
 		}
@@ -79,7 +76,7 @@ func (b *Backend) listRepositories(ctx context.Context) ([]string, error) {
 			} `json:"results"`
 		}
 		if err := json.Unmarshal(raw, &pg); err != nil {
-			return nil, fail(fmt.Errorf("decode page %d: %w", page+1, err))
+			return nil, fail(fmt.Errorf("decode page %d: %w", pages.Pages(), err))
 		}
 		for _, r := range pg.Results {
 			if r.Namespace != "" && !strings.EqualFold(r.Namespace, ns) {
@@ -91,13 +88,10 @@ func (b *Backend) listRepositories(ctx context.Context) ([]string, error) {
 			seen[r.Name] = true
 			names = append(names, r.Name)
 		}
-		u = nil
 		if pg.Next != nil && *pg.Next != "" {
-			nu, err := url.Parse(*pg.Next)
-			if err != nil || !nu.IsAbs() || !transport.SameOrigin(b.base, nu) {
-				return nil, fail(errors.New("refusing next page on another host"))
+			if err := pages.Follow(*pg.Next); err != nil {
+				return nil, fail(err)
 			}
-			u = nu
 		}
 	}
 	return names, nil

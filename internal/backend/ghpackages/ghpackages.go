@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/transport"
 )
@@ -286,7 +286,7 @@ func (b *Backend) findOwner(ctx context.Context) error {
 			b.pkgPath = p
 			return nil
 		}
-		herr := httpError(resp, b.opts.Token)
+		herr := api(b.opts.Token).Error(resp)
 		_ = resp.Body.Close()
 		switch resp.StatusCode {
 		case http.StatusNotFound:
@@ -317,7 +317,7 @@ func (b *Backend) findOwner(ctx context.Context) error {
 				Login string `json:"login"`
 			} `json:"owner"`
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		body, err := api(b.opts.Token).ReadBody(resp, 1<<20)
 		if err != nil {
 			return fmt.Errorf("github backend: find package %s: %w", b.repository(), err)
 		}
@@ -352,42 +352,35 @@ type apiVersion struct {
 
 // listVersions lists every active version, following Link rel="next".
 func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
-	u := b.apiURL(b.pkgPath+"/versions", "per_page=100&state=active")
+	pages := httpapi.NewPager(b.apiURL(b.pkgPath+"/versions", "per_page=100&state=active"), maxPages)
 	var all []apiVersion
-	for page := 0; u != nil; page++ {
-		if page >= maxPages {
-			return nil, fmt.Errorf("list versions of %s: more than %d pages", b.repository(), maxPages)
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
+		}
+		if u == nil {
+			break
 		}
 		resp, err := b.apiRequest(ctx, http.MethodGet, u)
 		if err != nil {
 			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
 		}
 		if resp.StatusCode != http.StatusOK {
-			err := b.classify(resp)
-			_ = resp.Body.Close()
-			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
+			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), b.classify(resp))
 		}
-		body, err := readBody(resp.Body, maxPageBytes)
 		link := resp.Header.Get("Link")
-		_ = resp.Body.Close()
+		body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
 		if err != nil {
 			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
 		}
 		var vs []apiVersion
 		if err := json.Unmarshal(body, &vs); err != nil {
-			return nil, fmt.Errorf("list versions of %s: decode page %d: %w", b.repository(), page+1, err)
+			return nil, fmt.Errorf("list versions of %s: decode page %d: %w", b.repository(), pages.Pages(), err)
 		}
 		all = append(all, vs...)
-		u = nil
-		if next := nextLink(link); next != "" {
-			nu, err := url.Parse(next)
-			if err != nil {
-				return nil, fmt.Errorf("list versions of %s: bad Link header", b.repository())
-			}
-			if !nu.IsAbs() || !transport.SameOrigin(b.api, nu) {
-				return nil, fmt.Errorf("list versions of %s: refusing pagination link to another host %q", b.repository(), nu.Host)
-			}
-			u = nu
+		if _, err := pages.Link(link); err != nil {
+			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
 		}
 	}
 	b.mu.Lock()
@@ -402,18 +395,13 @@ func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
 
 // classify wraps a failed API answer with the sentinel it means.
 func (b *Backend) classify(resp *http.Response) error {
-	herr := httpError(resp, b.opts.Token)
+	herr := api(b.opts.Token).Error(resp)
 	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %w", backend.ErrNotFound, herr)
-	case http.StatusUnauthorized:
-		return fmt.Errorf("%w: %s: %w", backend.ErrUnauthorized, unauthorizedHint, herr)
 	case http.StatusForbidden, http.StatusTooManyRequests:
 		if rateLimited(resp, herr.Message) {
 			// The transport already waited and retried; this is what is left.
 			return fmt.Errorf("GitHub rate limit still exceeded after retries: %w", herr)
 		}
-		return fmt.Errorf("%w: %s: %w", backend.ErrForbidden, forbiddenHint, herr)
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
 		// GitHub's own rules on one version: a public version with more
 		// than 5000 downloads, a package's last tagged version. The
@@ -423,7 +411,7 @@ func (b *Backend) classify(resp *http.Response) error {
 			return fmt.Errorf("%w: %w", backend.ErrRefused, herr)
 		}
 	}
-	return herr
+	return httpapi.Classify(herr, httpapi.Hints{Unauthorized: unauthorizedHint, Forbidden: forbiddenHint})
 }
 
 // Discover implements backend.Backend.
@@ -676,7 +664,7 @@ func (b *Backend) untagWithPlaceholder(ctx context.Context, tag string) error {
 		_ = resp.Body.Close()
 		return fmt.Errorf("find placeholder version: %w", err)
 	}
-	body, err := readBody(resp.Body, maxPageBytes)
+	body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
 	_ = resp.Body.Close()
 	if err != nil {
 		return err

@@ -8,34 +8,6 @@ import (
 	"github.com/regsweep/regsweep/internal/transport"
 )
 
-func TestNextLink(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last"`, "https://api.github.com/x?page=2"},
-		{`<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=3>; rel="prev"`, ""},
-		{`<https://a/x?page=2>; rel="prev next"`, "https://a/x?page=2"},
-		{`<https://a/x?page=2>;rel=next`, "https://a/x?page=2"},
-		{`https://a/x?page=2; rel="next"`, ""},
-		{``, ""},
-		{`<`, ""},
-	}
-	for _, tt := range tests {
-		if got := nextLink(tt.in); got != tt.want {
-			t.Errorf("nextLink(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func FuzzNextLink(f *testing.F) {
-	f.Add(`<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last"`)
-	f.Add(`<>; rel=next`)
-	f.Fuzz(func(t *testing.T, h string) {
-		got := nextLink(h)
-		if got != "" && !strings.Contains(h, got) {
-			t.Fatalf("nextLink(%q) = %q, not part of the header", h, got)
-		}
-	})
-}
-
 func TestParseChallenge(t *testing.T) {
 	s, p := parseChallenge(`Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull"`)
 	if s != "Bearer" || p["realm"] != "https://ghcr.io/token" || p["service"] != "ghcr.io" || p["scope"] != "repository:a/b:pull" {

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/regsweep/regsweep/internal/backend"
-	"github.com/regsweep/regsweep/internal/transport"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 )
 
 // ListPackages lists the names of the owner's container packages (names may
@@ -45,30 +45,26 @@ func ListPackages(ctx context.Context, opts Options) ([]string, error) {
 // listPackages reads every page of one owner's package list; sized, if
 // set, is told each package's version count.
 func (b *Backend) listPackages(ctx context.Context, path string, sized func(name string, versions int)) ([]string, error) {
-	u := b.apiURL(path, "package_type=container&per_page=100")
+	pages := httpapi.NewPager(b.apiURL(path, "package_type=container&per_page=100"), maxPages)
 	var names []string
 	seen := map[string]bool{}
-	visited := map[string]bool{}
-	for page := 0; u != nil; page++ {
-		if page >= maxPages {
-			return nil, fmt.Errorf("more than %d pages", maxPages)
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, err
 		}
-		if visited[u.String()] {
-			return nil, fmt.Errorf("the pagination Link leads back to a page already read; refusing to loop")
+		if u == nil {
+			break
 		}
-		visited[u.String()] = true
 		resp, err := b.apiRequest(ctx, http.MethodGet, u)
 		if err != nil {
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusOK {
-			err := b.classify(resp)
-			_ = resp.Body.Close()
-			return nil, err
+			return nil, b.classify(resp)
 		}
-		body, err := readBody(resp.Body, maxPageBytes)
 		link := resp.Header.Get("Link")
-		_ = resp.Body.Close()
+		body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +74,7 @@ func (b *Backend) listPackages(ctx context.Context, path string, sized func(name
 			VersionCount int    `json:"version_count"`
 		}
 		if err := json.Unmarshal(body, &pkgs); err != nil {
-			return nil, fmt.Errorf("decode page %d: %w", page+1, err)
+			return nil, fmt.Errorf("decode page %d: %w", pages.Pages(), err)
 		}
 		for _, p := range pkgs {
 			if p.PackageType != "" && p.PackageType != "container" {
@@ -93,16 +89,8 @@ func (b *Backend) listPackages(ctx context.Context, path string, sized func(name
 				sized(p.Name, p.VersionCount)
 			}
 		}
-		u = nil
-		if next := nextLink(link); next != "" {
-			nu, err := url.Parse(next)
-			if err != nil {
-				return nil, errors.New("bad Link header")
-			}
-			if !nu.IsAbs() || !transport.SameOrigin(b.api, nu) {
-				return nil, fmt.Errorf("refusing pagination link to another host %q", nu.Host)
-			}
-			u = nu
+		if _, err := pages.Link(link); err != nil {
+			return nil, err
 		}
 	}
 	return names, nil

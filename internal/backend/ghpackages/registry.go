@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/transport"
 )
@@ -134,13 +135,13 @@ func (r *registry) exchange(ctx context.Context, challenge, scope string) error 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		herr := httpError(resp, r.token)
+		herr := api(r.token).Error(resp)
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			return fmt.Errorf("registry token: %w: %s: %w", backend.ErrUnauthorized, "the registry rejected the GitHub token for reading "+r.name, herr)
 		}
 		return fmt.Errorf("registry token: %w", herr)
 	}
-	b, err := readBody(resp.Body, maxErrorBytes)
+	b, err := api(r.token).ReadBody(resp, httpapi.MaxErrorBody)
 	if err != nil {
 		return fmt.Errorf("registry token: %w", err)
 	}
@@ -234,13 +235,13 @@ func (r *registry) getManifest(ctx context.Context, digest string) (readResult, 
 		return res, nil
 	}
 	if resp.StatusCode != http.StatusOK {
-		herr := httpError(resp, r.token)
+		herr := api(r.token).Error(resp)
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			return res, fmt.Errorf("read manifest %s: %w: %w", digest, backend.ErrUnauthorized, herr)
 		}
 		return res, fmt.Errorf("read manifest %s: %w", digest, herr)
 	}
-	b, err := readBody(resp.Body, maxManifestBytes)
+	b, err := api(r.token).ReadBody(resp, maxManifestBytes)
 	if err != nil {
 		return res, fmt.Errorf("read manifest %s: %w", digest, err)
 	}
@@ -377,7 +378,7 @@ func (r *registry) pushPlaceholder(ctx context.Context, tag string) (string, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("push placeholder: %w", httpError(resp, r.token))
+		return "", fmt.Errorf("push placeholder: %w", api(r.token).Error(resp))
 	}
 	return digest, nil
 }
@@ -398,7 +399,7 @@ func (r *registry) ensureBlob(ctx context.Context, digest string, data []byte) e
 	loc := resp.Header.Get("Location")
 	status := resp.StatusCode
 	if status != http.StatusAccepted {
-		herr := httpError(resp, r.token)
+		herr := api(r.token).Error(resp)
 		_ = resp.Body.Close()
 		return fmt.Errorf("push placeholder blob: %w", herr)
 	}
@@ -416,7 +417,7 @@ func (r *registry) ensureBlob(ctx context.Context, digest string, data []byte) e
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("push placeholder blob: %w", httpError(resp, r.token))
+		return fmt.Errorf("push placeholder blob: %w", api(r.token).Error(resp))
 	}
 	return nil
 }

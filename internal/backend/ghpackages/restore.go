@@ -42,7 +42,7 @@ func (b *Backend) RestoreManifest(ctx context.Context, s backend.Saved, tags []s
 			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, b.scrub(err))
 		}
 		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-			herr := httpError(resp, b.reg.token)
+			herr := api(b.reg.token).Error(resp)
 			_ = resp.Body.Close()
 			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, herr)
 		}

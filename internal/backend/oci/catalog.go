@@ -15,6 +15,7 @@ import (
 	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/transport"
 )
 
@@ -48,7 +49,7 @@ func Catalog(ctx context.Context, registry, prefix string, opts Options) ([]stri
 	}
 	reg, err := name.NewRegistry(registry, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("registry %q: %w", clip(registry), err)
+		return nil, fmt.Errorf("registry %q: %w", httpapi.Clip(registry), err)
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
@@ -103,37 +104,35 @@ func (c *catalog) list(ctx context.Context, u *url.URL) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	listed, invalid := 0, 0
-	maxPages := c.max/10 + 10
-	visited := map[string]bool{}
+	pages := httpapi.NewPager(u, c.max/10+10)
 	retriedN := false
-	for page := 0; ; page++ {
-		if page >= maxPages {
-			return nil, fmt.Errorf("list repositories of %s: more than %d pages; refusing to go on", c.host, maxPages)
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
 		}
-		if visited[u.String()] {
-			return nil, fmt.Errorf("list repositories of %s: the registry's pagination Link leads back to a page already read (%s); refusing to loop", c.host, sanitizeURL(u))
+		if u == nil {
+			break
 		}
-		visited[u.String()] = true
 		resp, err := c.get(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
 		}
 		if resp.StatusCode != http.StatusOK {
-			he := httpError(http.MethodGet, u, resp)
-			if he.StatusCode == http.StatusBadRequest && he.Code == "PAGINATION_NUMBER_INVALID" && page == 0 && !retriedN {
+			he := api().Error(resp)
+			if he.StatusCode == http.StatusBadRequest && he.Code == "PAGINATION_NUMBER_INVALID" && pages.Pages() == 1 && !retriedN {
 				// distribution refuses n above its catalog.maxentries
 				// (1000 by default, often configured lower): let it pick.
 				retriedN = true
 				q := u.Query()
 				q.Del("n")
-				u = &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawQuery: q.Encode()}
-				page--
+				pages.Jump(&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawQuery: q.Encode()})
 				continue
 			}
 			return nil, fmt.Errorf("list repositories of %s: %w", c.host, catalogError(he))
 		}
 		link := resp.Header.Get("Link")
-		body, err := readBody(http.MethodGet, u, resp, maxListBody)
+		body, err := api().ReadBody(resp, maxListBody)
 		if err != nil {
 			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
 		}
@@ -160,14 +159,7 @@ func (c *catalog) list(ctx context.Context, u *url.URL) ([]string, error) {
 		if listed > c.max {
 			return nil, fmt.Errorf("list repositories of %s: more than %d repositories; refusing to go on", c.host, c.max)
 		}
-		next, err := ParseLink(link)
-		if err != nil {
-			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
-		}
-		if next == "" {
-			break
-		}
-		if u, err = resolveNext(u, next); err != nil {
+		if _, err := pages.Link(link); err != nil {
 			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 )
 
@@ -20,7 +21,7 @@ const deleteDisabledHint = "enable it with `storage.delete.enabled: true` in the
 // every tag on the manifest with it.
 func (b *Backend) DeleteManifest(ctx context.Context, m *graph.Manifest) error {
 	if !ValidDigest(m.Digest) {
-		return fmt.Errorf("delete %q: not a valid digest", clip(m.Digest))
+		return fmt.Errorf("delete %q: not a valid digest", httpapi.Clip(m.Digest))
 	}
 	err := b.deleteRef(ctx, m.Digest)
 	var he *backend.HTTPError
@@ -53,7 +54,7 @@ func (b *Backend) deleteRef(ctx context.Context, ref string) error {
 		resp.Body.Close()
 		return nil
 	}
-	he := httpError(http.MethodDelete, u, resp)
+	he := api().Error(resp)
 	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" {
 		return &disabledError{he: he}
 	}
@@ -85,7 +86,7 @@ func refusal(he *backend.HTTPError) bool {
 // or 405/UNSUPPORTED: ErrUnsupported, the tag stays.
 func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) error {
 	if !ValidTag(tag) {
-		return fmt.Errorf("untag %q: not a valid tag", clip(tag))
+		return fmt.Errorf("untag %q: not a valid tag", httpapi.Clip(tag))
 	}
 	u := b.url("manifests/" + tag)
 	resp, err := b.do(ctx, http.MethodDelete, u, "")
@@ -97,7 +98,7 @@ func (b *Backend) Untag(ctx context.Context, tag string, m *graph.Manifest) erro
 		resp.Body.Close()
 		return nil
 	}
-	he := httpError(http.MethodDelete, u, resp)
+	he := api().Error(resp)
 	if he.StatusCode == http.StatusMethodNotAllowed || he.Code == "UNSUPPORTED" ||
 		(he.StatusCode == http.StatusBadRequest && he.Code == "DIGEST_INVALID") {
 		return fmt.Errorf("untag %s: %w: %w", tag, backend.ErrUnsupported, he)
@@ -114,7 +115,7 @@ var _ backend.TagResolver = (*Backend)(nil)
 // registry gives no digest).
 func (b *Backend) ResolveTag(ctx context.Context, tag string) (string, error) {
 	if !ValidTag(tag) {
-		return "", fmt.Errorf("resolve %q: not a valid tag", clip(tag))
+		return "", fmt.Errorf("resolve %q: not a valid tag", httpapi.Clip(tag))
 	}
 	r, err := b.resolveTag(ctx, tag, false)
 	if errors.Is(err, errTagGone) {
@@ -165,7 +166,7 @@ func (b *Backend) ProbeUntag(ctx context.Context) (graph.Tri, error) {
 		resp.Body.Close()
 		got = graph.Yes
 	default:
-		he := httpError(http.MethodDelete, u, resp)
+		he := api().Error(resp)
 		switch {
 		case he.StatusCode == http.StatusUnauthorized, he.StatusCode == http.StatusForbidden:
 			return graph.Unknown, classify("probe tag deletion", he)

@@ -24,34 +24,31 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 )
 
 // listTags lists every tag, following Link pagination, bounded in tags and
 // pages. Tags violating the OCI grammar are returned apart, never used.
 func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err error) {
-	u := b.url("tags/list?n=" + strconv.Itoa(pageSize))
 	seen := map[string]bool{}
 	// Enough pages for MaxTags at the smallest page a registry may choose,
 	// plus slack; a registry sending endless pages stops here.
-	maxPages := b.opts.MaxTags/10 + 10
-	// A next link to a page already read is a loop: without this a registry
-	// linking a page to itself is stopped only by maxPages.
-	visited := map[string]bool{}
-	for page := 0; ; page++ {
-		if page >= maxPages {
-			return nil, nil, fmt.Errorf("list tags of %s: more than %d pages; refusing to go on", b.repo.Name(), maxPages)
+	pages := httpapi.NewPager(b.url("tags/list?n="+strconv.Itoa(pageSize)), b.opts.MaxTags/10+10)
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, nil, fmt.Errorf("list tags of %s: %w", b.repo.Name(), err)
 		}
-		if visited[u.String()] {
-			return nil, nil, fmt.Errorf("list tags of %s: the registry's pagination Link leads back to a page already read (%s); refusing to loop", b.repo.Name(), sanitizeURL(u))
+		if u == nil {
+			return tags, invalid, nil
 		}
-		visited[u.String()] = true
 		resp, err := b.do(ctx, http.MethodGet, u, "application/json")
 		if err != nil {
 			return nil, nil, fmt.Errorf("list tags: %w", err)
 		}
 		if resp.StatusCode != http.StatusOK {
-			he := httpError(http.MethodGet, u, resp)
+			he := api().Error(resp)
 			if he.StatusCode == http.StatusNotFound {
 				// NAME_UNKNOWN: the repository does not exist. The callers
 				// decide: an error before the run, empty once it started.
@@ -60,7 +57,7 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 			return nil, nil, classify("list tags", he)
 		}
 		link := resp.Header.Get("Link")
-		body, err := readBody(http.MethodGet, u, resp, maxListBody)
+		body, err := api().ReadBody(resp, maxListBody)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -86,25 +83,17 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 		if len(tags)+len(invalid) > b.opts.MaxTags {
 			return nil, nil, fmt.Errorf("list tags of %s: more than %d tags; refusing to go on", b.repo.Name(), b.opts.MaxTags)
 		}
-		next, err := ParseLink(link)
+		more, err := pages.Link(link)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list tags: %w", err)
 		}
-		if next == "" {
-			// Exactly n: a page cut at n (distribution 2.8 ignores n and
-			// sends everything, more than n, in one answer).
-			if len(tl.Tags) != pageSize || added == 0 {
-				return tags, invalid, nil
-			}
-			// A full page and no Link: go-containerregistry's registry
-			// cuts the list at n without saying there is more. Ask for
-			// what follows the last tag (the spec's `last`); a page with
-			// nothing new ends the listing.
-			u = b.url("tags/list?n=" + strconv.Itoa(pageSize) + "&last=" + url.QueryEscape(tl.Tags[len(tl.Tags)-1]))
-			continue
-		}
-		if u, err = resolveNext(u, next); err != nil {
-			return nil, nil, fmt.Errorf("list tags: %w", err)
+		if !more && len(tl.Tags) == pageSize && added > 0 {
+			// A full page (exactly n: distribution 2.8 ignores n and
+			// sends everything, more than n, in one answer) and no Link:
+			// go-containerregistry's registry cuts the list at n without
+			// saying there is more. Ask for what follows the last tag (the
+			// spec's `last`); a page with nothing new ends the listing.
+			pages.Jump(b.url("tags/list?n=" + strconv.Itoa(pageSize) + "&last=" + url.QueryEscape(tl.Tags[len(tl.Tags)-1])))
 		}
 	}
 }
@@ -163,11 +152,11 @@ func (b *Backend) getManifest(ctx context.Context, ref, want string) (resolved, 
 		return resolved{}, fmt.Errorf("get manifest %s: %w", ref, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return resolved{}, classify("get manifest "+ref, httpError(http.MethodGet, u, resp))
+		return resolved{}, classify("get manifest "+ref, api().Error(resp))
 	}
 	mt := mediaTypeOf(resp.Header.Get("Content-Type"))
 	hdr := resp.Header.Get("Docker-Content-Digest")
-	body, err := readBody(http.MethodGet, u, resp, maxManifestBody)
+	body, err := api().ReadBody(resp, maxManifestBody)
 	if err != nil {
 		return resolved{}, err
 	}
@@ -179,7 +168,7 @@ func (b *Backend) getManifest(ctx context.Context, ref, want string) (resolved, 
 		d = digestOf(sha256.New(), "sha256", body)
 	}
 	if got := digestOf(newHash(d), algo(d), body); got != d {
-		return resolved{}, fmt.Errorf("get manifest %s: registry says digest %s but the body hashes to %s", ref, clip(d), got)
+		return resolved{}, fmt.Errorf("get manifest %s: registry says digest %s but the body hashes to %s", ref, httpapi.Clip(d), got)
 	}
 	var probe struct {
 		MediaType string `json:"mediaType"`
@@ -386,7 +375,7 @@ func invalidTagsWarning(invalid []string) string {
 		if i == 3 {
 			break
 		}
-		shown = append(shown, strconv.Quote(clip(cleanText(t, 130))))
+		shown = append(shown, strconv.Quote(httpapi.Clip(cleanText(t, 130))))
 	}
 	more := ""
 	if len(invalid) > len(shown) {
@@ -606,7 +595,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 	m.Children = m.Children[:0]
 	for _, c := range doc.Manifests {
 		if !ValidDigest(c.Digest) {
-			d.g.Warnings = append(d.g.Warnings, fmt.Sprintf("index %s lists an invalid digest %q; ignored", m.Digest, clip(cleanText(c.Digest, 140))))
+			d.g.Warnings = append(d.g.Warnings, fmt.Sprintf("index %s lists an invalid digest %q; ignored", m.Digest, httpapi.Clip(cleanText(c.Digest, 140))))
 			continue
 		}
 		m.Children = append(m.Children, c.Digest)
@@ -823,7 +812,7 @@ func (b *Backend) probeReferrers(ctx context.Context) (bool, error) {
 	case http.StatusOK:
 		return mediaTypeOf(resp.Header.Get("Content-Type")) == string(types.OCIImageIndex), nil
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return false, classify("probe referrers API", httpError(http.MethodGet, u, resp))
+		return false, classify("probe referrers API", api().Error(resp))
 	}
 	return false, nil
 }
@@ -911,8 +900,15 @@ func (d *discovery) referrersOf(ctx context.Context, subjects []string) ([]strin
 // referrers lists the referrers of one subject, following pagination.
 func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, error) {
 	var out []descriptor
-	u := b.url("referrers/" + subject)
-	for page := 0; page < maxReferrerPages; page++ {
+	pages := httpapi.NewPager(b.url("referrers/"+subject), maxReferrerPages)
+	for {
+		u, err := pages.Next()
+		if err != nil {
+			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+		}
+		if u == nil {
+			return out, nil
+		}
 		resp, err := b.do(ctx, http.MethodGet, u, string(types.OCIImageIndex))
 		if err != nil {
 			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
@@ -922,10 +918,10 @@ func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, 
 			return out, nil
 		}
 		if resp.StatusCode != http.StatusOK {
-			return nil, classify("referrers of "+subject, httpError(http.MethodGet, u, resp))
+			return nil, classify("referrers of "+subject, api().Error(resp))
 		}
 		link := resp.Header.Get("Link")
-		body, err := readBody(http.MethodGet, u, resp, maxManifestBody)
+		body, err := api().ReadBody(resp, maxManifestBody)
 		if err != nil {
 			return nil, err
 		}
@@ -938,18 +934,10 @@ func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, 
 				out = append(out, r)
 			}
 		}
-		next, err := ParseLink(link)
-		if err != nil {
-			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
-		}
-		if next == "" {
-			return out, nil
-		}
-		if u, err = resolveNext(u, next); err != nil {
+		if _, err := pages.Link(link); err != nil {
 			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
 		}
 	}
-	return nil, fmt.Errorf("referrers of %s: more than %d pages; refusing to go on", subject, maxReferrerPages)
 }
 
 // ListTags implements backend.Backend: the names only, as a tag's digest

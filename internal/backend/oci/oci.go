@@ -11,10 +11,8 @@ package oci
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -29,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/transport"
 )
@@ -113,7 +112,7 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 	}
 	r, err := name.NewRepository(repo, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("repository %q: %w", clip(repo), err)
+		return nil, fmt.Errorf("repository %q: %w", httpapi.Clip(repo), err)
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
@@ -297,27 +296,9 @@ func sanitizeURL(u *url.URL) string {
 	return u.EscapedPath()
 }
 
-type registryErrors struct {
-	Errors []struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-// httpError reads (bounded) and closes a failed answer's body.
-func httpError(method string, u *url.URL, resp *http.Response) *backend.HTTPError {
-	defer resp.Body.Close()
-	e := &backend.HTTPError{Method: method, URL: sanitizeURL(u), StatusCode: resp.StatusCode}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	var re registryErrors
-	if json.Unmarshal(body, &re) == nil && len(re.Errors) > 0 {
-		e.Code = cleanText(re.Errors[0].Code, 64)
-		e.Message = cleanText(re.Errors[0].Message, 200)
-	} else if strings.Contains(string(body), "GOOGLE_MANIFEST_DANGLING_TAG") {
-		e.Code = "GOOGLE_MANIFEST_DANGLING_TAG"
-	}
-	return e
-}
+// api is how the OCI backend names its answers in errors: by path only
+// (the repository is named by the caller's context).
+func api() httpapi.API { return httpapi.API{URL: sanitizeURL} }
 
 // cleanText keeps untrusted registry text printable and short.
 func cleanText(s string, n int) string {
@@ -333,25 +314,8 @@ func cleanText(s string, n int) string {
 	return strings.TrimSpace(s)
 }
 
-// classify wraps a failed answer with the sentinel that says what it means.
+// classify names the operation that failed and wraps the answer in the
+// sentinel its status means.
 func classify(op string, he *backend.HTTPError) error {
-	switch {
-	case he.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("%s: %w: %w", op, backend.ErrUnauthorized, he)
-	case he.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("%s: %w: %w", op, backend.ErrForbidden, he)
-	case he.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%s: %w: %w", op, backend.ErrNotFound, he)
-	}
-	return fmt.Errorf("%s: %w", op, he)
-}
-
-// readBody reads a success body, bounded, and closes it.
-func readBody(method string, u *url.URL, resp *http.Response, limit int64) ([]byte, error) {
-	defer resp.Body.Close()
-	b, err := transport.ReadLimited(resp.Body, limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, sanitizeURL(u), err)
-	}
-	return b, nil
+	return fmt.Errorf("%s: %w", op, httpapi.Classify(he, httpapi.Hints{}))
 }

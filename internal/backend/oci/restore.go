@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/regsweep/regsweep/internal/backend"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 )
 
@@ -15,7 +16,7 @@ var _ backend.Restorer = (*Backend)(nil)
 // SaveManifest implements backend.Restorer: one GET by digest, checked.
 func (b *Backend) SaveManifest(ctx context.Context, m *graph.Manifest) (backend.Saved, error) {
 	if !ValidDigest(m.Digest) {
-		return backend.Saved{}, fmt.Errorf("save %q: not a valid digest", clip(m.Digest))
+		return backend.Saved{}, fmt.Errorf("save %q: not a valid digest", httpapi.Clip(m.Digest))
 	}
 	r, err := b.getManifest(ctx, m.Digest, m.Digest)
 	if err != nil {
@@ -33,11 +34,11 @@ func (b *Backend) SaveManifest(ctx context.Context, m *graph.Manifest) (backend.
 // is put back after its children, a referrer after its subject.
 func (b *Backend) RestoreManifest(ctx context.Context, s backend.Saved, tags []string) error {
 	if !ValidDigest(s.Digest) {
-		return fmt.Errorf("restore %q: not a valid digest", clip(s.Digest))
+		return fmt.Errorf("restore %q: not a valid digest", httpapi.Clip(s.Digest))
 	}
 	for _, ref := range append([]string{s.Digest}, tags...) {
 		if ref != s.Digest && !ValidTag(ref) {
-			return fmt.Errorf("restore %s: %q is not a valid tag", s.Digest, clip(ref))
+			return fmt.Errorf("restore %s: %q is not a valid tag", s.Digest, httpapi.Clip(ref))
 		}
 		if err := b.putManifest(ctx, ref, s); err != nil {
 			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, err)
@@ -62,5 +63,5 @@ func (b *Backend) putManifest(ctx context.Context, ref string, s backend.Saved) 
 		resp.Body.Close()
 		return nil
 	}
-	return classify("put manifest "+ref, httpError(http.MethodPut, u, resp))
+	return classify("put manifest "+ref, api().Error(resp))
 }

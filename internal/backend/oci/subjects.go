@@ -222,11 +222,11 @@ func (b *Backend) getBlob(ctx context.Context, digest string, limit int64) ([]by
 		return nil, fmt.Errorf("read blob %s: %w", digest, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		he := httpError(http.MethodGet, u, resp)
+		he := api().Error(resp)
 		if he.StatusCode == http.StatusNotFound {
 			return nil, nil
 		}
 		return nil, classify("read blob "+digest, he)
 	}
-	return readBody(http.MethodGet, u, resp, limit)
+	return api().ReadBody(resp, limit)
 }

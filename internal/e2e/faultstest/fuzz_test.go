@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/backend/oci"
+	"github.com/regsweep/regsweep/internal/backend/httpapi"
 )
 
 // FuzzParseLink: any header either parses to a next target without
@@ -28,7 +28,7 @@ func FuzzParseLink(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		got, err := oci.ParseLink(h)
+		got, err := httpapi.ParseLink(h)
 		if err != nil {
 			if got != "" {
 				t.Fatalf("ParseLink(%q) = %q with error %v", h, got, err)
@@ -46,7 +46,7 @@ func FuzzParseLink(f *testing.F) {
 		}
 		// Round trip: a well-formed next link to got gives got back.
 		if got != "" && !strings.ContainsAny(got, "<>") {
-			again, err := oci.ParseLink("<" + got + `>; rel="next"`)
+			again, err := httpapi.ParseLink("<" + got + `>; rel="next"`)
 			if err != nil || again != got {
 				t.Fatalf("round trip of %q: %q, %v", got, again, err)
 			}

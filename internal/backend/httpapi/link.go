@@ -1,14 +1,13 @@
-package oci
+package httpapi
 
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 )
 
-// errBadLink is wrapped by every Link header parse failure.
-var errBadLink = errors.New("malformed Link header")
+// ErrBadLink is wrapped by every Link header parse failure.
+var ErrBadLink = errors.New("malformed Link header")
 
 // maxLinkLen bounds what we parse of a Link header.
 const maxLinkLen = 8 << 10
@@ -23,7 +22,7 @@ func ParseLink(header string) (string, error) {
 		return "", nil
 	}
 	if len(header) > maxLinkLen {
-		return "", fmt.Errorf("%w: longer than %d bytes", errBadLink, maxLinkLen)
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrBadLink, maxLinkLen)
 	}
 	rest := header
 	for {
@@ -32,11 +31,11 @@ func ParseLink(header string) (string, error) {
 			return "", nil
 		}
 		if rest[0] != '<' {
-			return "", fmt.Errorf("%w: expected '<' in %q", errBadLink, clip(header))
+			return "", fmt.Errorf("%w: expected '<' in %q", ErrBadLink, Clip(header))
 		}
 		end := strings.IndexByte(rest, '>')
 		if end < 0 {
-			return "", fmt.Errorf("%w: no closing '>' in %q", errBadLink, clip(header))
+			return "", fmt.Errorf("%w: no closing '>' in %q", ErrBadLink, Clip(header))
 		}
 		target := rest[1:end]
 		rest = rest[end+1:]
@@ -48,7 +47,7 @@ func ParseLink(header string) (string, error) {
 				break
 			}
 			if rest[0] != ';' {
-				return "", fmt.Errorf("%w: expected ';' or ',' in %q", errBadLink, clip(header))
+				return "", fmt.Errorf("%w: expected ';' or ',' in %q", ErrBadLink, Clip(header))
 			}
 			rest = strings.TrimLeft(rest[1:], " \t")
 			eq := strings.IndexAny(rest, "=;,")
@@ -65,7 +64,7 @@ func ParseLink(header string) (string, error) {
 				if strings.HasPrefix(rest, `"`) {
 					q := strings.IndexByte(rest[1:], '"')
 					if q < 0 {
-						return "", fmt.Errorf("%w: unterminated quote in %q", errBadLink, clip(header))
+						return "", fmt.Errorf("%w: unterminated quote in %q", ErrBadLink, Clip(header))
 					}
 					value, rest = rest[1:1+q], rest[2+q:]
 				} else {
@@ -77,7 +76,7 @@ func ParseLink(header string) (string, error) {
 				}
 			}
 			if name == "" {
-				return "", fmt.Errorf("%w: empty parameter name in %q", errBadLink, clip(header))
+				return "", fmt.Errorf("%w: empty parameter name in %q", ErrBadLink, Clip(header))
 			}
 			if strings.EqualFold(name, "rel") {
 				for _, r := range strings.Fields(value) {
@@ -89,33 +88,15 @@ func ParseLink(header string) (string, error) {
 		}
 		if next {
 			if target == "" || strings.ContainsAny(target, " \t\r\n\x00") {
-				return "", fmt.Errorf("%w: bad next target in %q", errBadLink, clip(header))
+				return "", fmt.Errorf("%w: bad next target in %q", ErrBadLink, Clip(header))
 			}
 			return target, nil
 		}
 	}
 }
 
-// resolveNext resolves a next link against the page that carried it and
-// refuses one that leaves the registry: credentials are attached by host,
-// and a hostile registry must not be able to send us (and our tag list
-// requests) anywhere else. The scheme needs no check: requests to the
-// registry host always use the scheme its ping established.
-func resolveNext(page *url.URL, target string) (*url.URL, error) {
-	ref, err := url.Parse(target)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", errBadLink, clip(target), err)
-	}
-	u := page.ResolveReference(ref)
-	if !strings.EqualFold(u.Host, page.Host) || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("refusing pagination link to another host or scheme: %s", u.Redacted())
-	}
-	u.User = nil
-	return u, nil
-}
-
-// clip shortens untrusted text for an error message.
-func clip(s string) string {
+// Clip shortens untrusted text for an error message.
+func Clip(s string) string {
 	const n = 120
 	if len(s) > n {
 		return s[:n] + "..."
