@@ -122,3 +122,12 @@ func (r *runner) recheck(ctx context.Context) error {
 	}
 	return nil
 }
+
+// opKey identifies an op across two plans.
+type opKey struct {
+	kind   plan.OpKind
+	digest string
+	tag    string
+}
+
+func keyOf(op plan.Op) opKey { return opKey{op.Kind, op.Digest, op.Tag} }

@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -88,4 +89,51 @@ func ParseAPIBase(raw, what string, insecure bool) (*url.URL, error) {
 		return nil, fmt.Errorf("%s: refusing to send credentials over plain HTTP to %s (set `insecure` to allow)", what, u.Host)
 	}
 	return u, nil
+}
+
+// ErrBodyTooLarge is returned by ReadLimited when a body exceeds its bound.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+// ReadLimited reads all of r but at most n bytes; a longer body is an error
+// matching ErrBodyTooLarge, so a hostile server cannot exhaust memory.
+func ReadLimited(r io.Reader, n int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, n+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > n {
+		return nil, fmt.Errorf("%w (more than %d bytes)", ErrBodyTooLarge, n)
+	}
+	return b, nil
+}
+
+// maxRedirects matches net/http's own limit.
+const maxRedirects = 10
+
+// Client returns an http.Client over rt (usually a Transport, or an
+// authenticating transport wrapping one) whose redirects never carry
+// credentials to another host nor downgrade https to http.
+func Client(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, CheckRedirect: CheckRedirect}
+}
+
+// CheckRedirect is an http.Client CheckRedirect: registries legitimately
+// redirect blob downloads to a storage host, so a redirect to another host
+// is followed but without Authorization or cookies (net/http already drops
+// them across domains, but keeps them for a subdomain; we drop them for any
+// other host). A redirect from https to http is refused.
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0]
+	if first.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing redirect from https to %s (%s)", req.URL.Scheme, req.URL.Redacted())
+	}
+	if !strings.EqualFold(req.URL.Host, first.URL.Host) {
+		req.Header.Del("Authorization")
+		req.Header.Del("Cookie")
+		req.Header.Del("Proxy-Authorization")
+	}
+	return nil
 }
