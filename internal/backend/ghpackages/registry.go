@@ -437,9 +437,9 @@ func (r *registry) getBlob(ctx context.Context, digest string) ([]byte, error) {
 		return nil, nil
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("read blob %s: %w", digest, httpError(resp, r.token))
+		return nil, fmt.Errorf("read blob %s: %w", digest, api(r.token).Error(resp))
 	}
-	body, err := readBody(resp.Body, maxConfigBytes)
+	body, err := api(r.token).ReadBody(resp, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", digest, err)
 	}
