@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -218,5 +219,38 @@ func planFile(t *testing.T, reg *Registry, _ *snaps.Config) {
 	}
 	if pf.DeleteCount != rec.DeletedCount {
 		t.Errorf("plan file delete-count %d, record deleted-count %d", pf.DeleteCount, rec.DeletedCount)
+	}
+}
+
+// maxDeletionsLimitRunWide: the cap is one budget for the whole run, spent
+// on the oldest images whichever repository holds them: both of a's go,
+// none of b's, which are younger.
+func maxDeletionsLimitRunWide(t *testing.T, reg *Registry, _ *snaps.Config) {
+	ctx := context.Background()
+	a, b := reg.Host+"/wide-a", reg.Host+"/wide-b"
+	ages := map[string][]int{a: {90, 60}, b: {30, 10}}
+	digests := map[string][]string{}
+	for _, repo := range []string{a, b} {
+		p := pusher(t, repo)
+		for i, age := range ages[repo] {
+			d, err := p.Image(ctx, fmt.Sprintf("pr-%d", i+1), seed.Image(fmt.Sprintf("%s-%d", repo, i), day0.AddDate(0, 0, -age)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests[repo] = append(digests[repo], d.String())
+		}
+	}
+	res := RunAction(t, map[string]string{"repository": a + "\n" + b, "tags": "pr-*", "max-deletions": "2", "max-deletions-mode": "limit"})
+	if res.Code != 0 || res.Outputs["deleted-count"] != "2" || res.Outputs["deferred-count"] != "2" {
+		t.Fatalf("exit %d, deleted-count %s, deferred-count %s\n%s", res.Code, res.Outputs["deleted-count"], res.Outputs["deferred-count"], res.Log)
+	}
+	if got, want := res.Strings(t, "deleted-tags"), []string{a + ":pr-1", a + ":pr-2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("deleted %v, want the two oldest images, both in %s: %v", got, a, want)
+	}
+	if got := present(t, a, digests[a]); len(got) != 0 {
+		t.Fatalf("%s keeps %v", a, got)
+	}
+	if got := present(t, b, digests[b]); !reflect.DeepEqual(got, digests[b]) {
+		t.Fatalf("%s keeps %v, want both its younger images %v", b, got, digests[b])
 	}
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, reg *Registry) {
 		{"recheck-modes", recheckModes},
 		{"max-deletions-guard", maxDeletions},
 		{"max-deletions-limit", maxDeletionsLimit},
+		{"max-deletions-limit-run-wide", maxDeletionsLimitRunWide},
 		{"plan-file", planFile},
 		{"untagged-not-listable", untaggedNotListable},
 		{"orphans-proven", orphansProven},
