@@ -156,7 +156,7 @@ const (
 	RuleProtectLatest   Rule = "protect-latest"      // `latest`, named by no tags pattern
 	RuleNotVersion      Rule = "not-a-version"       // keep-latest ranks by version; no tag of its image is one
 	RuleKeepLatest      Rule = "keep-latest"         // among the newest N
-	RuleTooNew          Rule = "older-than"          // created after the cut-off
+	RuleTooNew          Rule = "older-than"          // younger than the cut-off (by age-from)
 	RuleAgeUnknown      Rule = "age-unknown"         // older-than set, age unknown
 	RulePulledWithin    Rule = "pulled-within"       // pulled after now-PulledWithin
 	RulePullsUnknown    Rule = "pulls-unknown"       // pulled-within set, the registry does not report pulls

@@ -91,7 +91,7 @@ func Definitions() []Definition {
 		{Name: "insecure", Field: "Insecure", Kind: KindBool, Default: "false",
 			Help: "Allow plain HTTP and unverified TLS for the named registries (loopback registries work over HTTP without it)."},
 		{Name: "keep-latest", Field: "KeepLatest", Kind: KindInt, Default: "0", Min: 0, Max: maxNumber,
-			Help: "Keep the newest N matching images (a multi-arch image and all tags on one digest count once), by version when any matching tag is one (`v2` and `v2.0` rank as the newest release of their line; images with no version tag are kept and listed), else by creation time (0: off)."},
+			Help: "Keep the newest N matching images (a multi-arch image and all tags on one digest count once), by version when any matching tag is one (`v2` and `v2.0` rank as the newest release of their line; images with no version tag are kept and listed), else by age: push or creation time, see age-from (0: off)."},
 		{Name: "protect-latest", Field: "ProtectLatest", Kind: KindBool, Default: "true",
 			Help: "Keep the tag `latest` unless a `tags` pattern names it exactly (`false`: `latest` is an ordinary tag)."},
 		{Name: "older-than", Field: "OlderThan", Kind: KindDuration,

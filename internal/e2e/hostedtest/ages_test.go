@@ -192,3 +192,33 @@ func TestDockerHubPullAndPushDuringRun(t *testing.T) {
 		t.Fatalf("tags left %v, want %v\n%s", got, want, res.Log)
 	}
 }
+
+// Docker Hub gives no image creation time: under age-from created every
+// age is unknown, so older-than keeps everything and the run says why once.
+func TestDockerHubAgeFromCreatedUnknown(t *testing.T) {
+	f := dockerhub.New("alice", "dckr_pat_secret")
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	f.AddRepository("alice", "web", false)
+	old := day.Add(-100 * 24 * time.Hour)
+	f.AddTag("alice", "web", "pr-1", digest("a"), old)
+	f.AddTag("alice", "web", "pr-2", digest("b"), old)
+	res := e2e.RunWith(t, e2e.Options{DockerHubURL: srv.URL, Now: day}, map[string]string{
+		"repository": "docker.io/alice/web", "tags": "pr-*", "older-than": "30d", "age-from": "created",
+		"username": "alice", "password": "dckr_pat_secret",
+	})
+	if res.Code != 0 {
+		t.Fatalf("exit %d\n%s", res.Code, res.Log)
+	}
+	if got := f.Tags("alice", "web"); len(got) != 2 {
+		t.Fatalf("tags left %v, want both kept\n%s", got, res.Log)
+	}
+	for tag, k := range keptBy(t, res) {
+		if k.Rule != "age-unknown" || !strings.Contains(k.Reason, "creation time is unknown") {
+			t.Errorf("%s kept by %s (%s), want age-unknown", tag, k.Rule, k.Reason)
+		}
+	}
+	if n := strings.Count(res.Log, "Docker Hub does not report the images' creation times"); n != 1 {
+		t.Fatalf("the log says it %d times, want once:\n%s", n, res.Log)
+	}
+}
