@@ -51,8 +51,7 @@ func (r *runner) planUnits() {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
@@ -144,13 +143,19 @@ func (r *runner) restoreRefused(ctx context.Context, phase int) {
 			return back[a] < back[b]
 		})
 		put := 0
+		var lost []string
 		for _, j := range back {
 			if r.restore(ctx, j, refused) {
 				put++
+			} else {
+				lost = append(lost, r.records[j].Op.Digest)
 			}
 		}
 		if put > 0 {
 			rec.Reason += fmt.Sprintf("; its image is kept whole: %d manifest(s) of it deleted before the refusal were put back", put)
+		}
+		if len(lost) > 0 {
+			rec.Reason += fmt.Sprintf("; %d deleted before the refusal could not be put back: %s", len(lost), strings.Join(lost, ", "))
 		}
 	}
 }

@@ -148,7 +148,7 @@ func TestRefusalPutsImageBack(t *testing.T) {
 }
 
 // TestRefusalPutBackFails: a manifest that could not be put back stays
-// recorded as deleted, with why.
+// recorded as deleted, with why, and the refusal's warning names it.
 func TestRefusalPutBackFails(t *testing.T) {
 	g, p := fixture()
 	f := newRestoring()
@@ -158,6 +158,10 @@ func TestRefusalPutBackFails(t *testing.T) {
 	for _, rec := range res.Records {
 		if rec.Op.Digest == dS && (rec.Outcome != Deleted || !strings.Contains(rec.Reason, "PUT failed")) {
 			t.Errorf("signature record %+v, want deleted with the reason it is not back", rec)
+		}
+		// The refusal's warning is what the user sees: it names the loss.
+		if rec.Op.Digest == dI && (rec.Outcome != Refused || !strings.Contains(rec.Reason, "could not be put back: "+dS)) {
+			t.Errorf("refused record %+v does not name what could not be put back", rec)
 		}
 	}
 }
