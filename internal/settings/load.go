@@ -122,7 +122,8 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 		// Nothing is swept: no policy to build, and none to ask for.
 		return s, nil
 	}
-	if err := buildPolicy(s); err != nil {
+	policyHints, err := buildPolicy(s)
+	if err != nil {
 		return nil, err
 	}
 	if s.MaxDeletionsMode == MaxDeletionsLimit && s.MaxDeletions == 0 {
@@ -130,8 +131,9 @@ func Load(ctx context.Context, p ci.Provider, args []string) (*Settings, error) 
 	}
 	// Likely typos in patterns are warnings, not errors: each one is a valid
 	// pattern that matches nothing, or less than the user meant.
-	for _, h := range append(patternHints("tags", raws["tags"], s.Tags, s.UseRegex),
-		patternHints("exclude-tags", raws["exclude-tags"], s.ExcludeTags, s.UseRegex)...) {
+	hints := append(patternHints("tags", raws["tags"], s.Tags, s.UseRegex),
+		patternHints("exclude-tags", raws["exclude-tags"], s.ExcludeTags, s.UseRegex)...)
+	for _, h := range append(hints, policyHints...) {
 		p.Warningf("%s", h)
 	}
 	return s, nil
@@ -206,12 +208,13 @@ func assign(f reflect.Value, d Definition, v string, regex bool) error {
 }
 
 // buildPolicy compiles the patterns and checks there is something to do.
-func buildPolicy(s *Settings) error {
+// It returns the likely typos in a policy's patterns, for warnings.
+func buildPolicy(s *Settings) ([]string, error) {
 	if s.PolicyText != "" {
 		return buildRuleSet(s)
 	}
 	if len(s.Tags) == 0 && s.KeepLatest == 0 && s.OlderThan == 0 && s.PulledWithin == 0 && !s.Untagged {
-		return &Error{Msg: "nothing to delete: set tags, keep-latest, older-than, pulled-within or untagged"}
+		return nil, &Error{Msg: "nothing to delete: set tags, keep-latest, older-than, pulled-within or untagged"}
 	}
 	include := s.Tags
 	regex := s.UseRegex
@@ -220,11 +223,11 @@ func buildPolicy(s *Settings) error {
 	}
 	inc, err := plan.CompilePatterns(include, regex)
 	if err != nil {
-		return &Error{Input: "tags", Msg: patternMsg(err)}
+		return nil, &Error{Input: "tags", Msg: patternMsg(err)}
 	}
 	exc, err := plan.CompilePatterns(s.ExcludeTags, s.UseRegex)
 	if err != nil {
-		return &Error{Input: "exclude-tags", Msg: patternMsg(err)}
+		return nil, &Error{Input: "exclude-tags", Msg: patternMsg(err)}
 	}
 	s.Policy = plan.Policy{
 		Include:              inc,
@@ -238,11 +241,11 @@ func buildPolicy(s *Settings) error {
 		UntagWithPlaceholder: s.UntagWithPlaceholder,
 		ProtectLatest:        s.ProtectLatest,
 	}
-	return nil
+	return nil, nil
 }
 
 // buildRuleSet reads the policy input, which replaces the rule inputs.
-func buildRuleSet(s *Settings) error {
+func buildRuleSet(s *Settings) ([]string, error) {
 	var errs []error
 	for _, name := range policyInputs {
 		if s.ruleInputSet(name) {
@@ -250,11 +253,11 @@ func buildRuleSet(s *Settings) error {
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	pp, err := LoadPolicy(s.PolicyText)
 	if err != nil {
-		return &Error{Input: "policy", Msg: err.Error()}
+		return nil, &Error{Input: "policy", Msg: err.Error()}
 	}
 	s.Policy = plan.Policy{
 		Rules:                pp.Rules,
@@ -264,7 +267,7 @@ func buildRuleSet(s *Settings) error {
 		UntagWithPlaceholder: s.UntagWithPlaceholder,
 		ProtectLatest:        s.ProtectLatest,
 	}
-	return nil
+	return pp.Hints, nil
 }
 
 // ruleInputSet says whether a rule input says something else than its

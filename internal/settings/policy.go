@@ -25,6 +25,8 @@ type ParsedPolicy struct {
 	Rules       []plan.RetentionRule
 	Keep        plan.Matcher
 	KeepDigests []string
+	// Hints are likely typos in the rules' patterns, as for tags.
+	Hints []string
 }
 
 // policyError is a malformed policy: where (the YAML line), which part,
@@ -133,11 +135,12 @@ func parsePolicy(text, source string) (*ParsedPolicy, error) {
 		return nil, fail(orNode(rulesNode, top), "rules", "rules must be a list of at least one rule")
 	}
 	for i, rn := range rulesNode.Content {
-		r, err := parseRule(rn, i+1, fail)
+		r, hints, err := parseRule(rn, i+1, fail)
 		if err != nil {
 			return nil, err
 		}
 		out.Rules = append(out.Rules, r)
+		out.Hints = append(out.Hints, hints...)
 	}
 	return out, nil
 }
@@ -150,8 +153,7 @@ func orNode(n, def *yaml.Node) *yaml.Node {
 }
 
 // parseRule reads rule number idx (1-based).
-func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...any) error) (plan.RetentionRule, error) {
-	var r plan.RetentionRule
+func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...any) error) (r plan.RetentionRule, hints []string, _ error) {
 	where := func(key string) string {
 		if key == "" {
 			return fmt.Sprintf("rule %d", idx)
@@ -159,7 +161,7 @@ func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...a
 		return fmt.Sprintf("rule %d, %s", idx, key)
 	}
 	if n.Kind != yaml.MappingNode {
-		return r, fail(n, where(""), "a rule is a mapping of %s", strings.Join(ruleKeys, ", "))
+		return r, nil, fail(n, where(""), "a rule is a mapping of %s", strings.Join(ruleKeys, ", "))
 	}
 	vals := map[string]*yaml.Node{}
 	for i := 0; i < len(n.Content); i += 2 {
@@ -169,10 +171,10 @@ func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...a
 			known = known || rk == k.Value
 		}
 		if !known {
-			return r, fail(k, where(""), "unknown key %q: a rule takes %s", k.Value, strings.Join(ruleKeys, ", "))
+			return r, nil, fail(k, where(""), "unknown key %q: a rule takes %s", k.Value, strings.Join(ruleKeys, ", "))
 		}
 		if _, dup := vals[k.Value]; dup {
-			return r, fail(k, where(k.Value), "%s is given twice", k.Value)
+			return r, nil, fail(k, where(k.Value), "%s is given twice", k.Value)
 		}
 		vals[k.Value] = v
 	}
@@ -201,14 +203,14 @@ func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...a
 	var v *yaml.Node
 	var s string
 	if r.Name, _, err = scalar("name"); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	regex := false
 	if s, v, err = scalar("use-regex"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		if regex, err = parseBool(s); err != nil {
-			return r, fail(v, where("use-regex"), "%s", err)
+			return r, nil, fail(v, where("use-regex"), "%s", err)
 		}
 	}
 	patterns := func(key string, regex bool) (plan.Matcher, []string, error) {
@@ -220,73 +222,76 @@ func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...a
 		if err != nil {
 			return nil, nil, fail(v, where(key), "%s", err)
 		}
+		if key != "repositories" {
+			hints = append(hints, patternHints(fmt.Sprintf("policy line %d (%s)", v.Line, where(key)), "", items, regex)...)
+		}
 		return m, items, nil
 	}
 	var tags []string
 	if r.Include, tags, err = patterns("tags", regex); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	if r.Exclude, _, err = patterns("exclude-tags", regex); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	if r.Repositories, _, err = patterns("repositories", false); err != nil {
-		return r, err
+		return r, nil, err
 	}
 	if s, v, err = scalar("keep-latest"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		if r.KeepLatest, err = parseInt(s, 0, maxNumber); err != nil {
-			return r, fail(v, where("keep-latest"), "%s", err)
+			return r, nil, fail(v, where("keep-latest"), "%s", err)
 		}
 	}
 	if s, v, err = scalar("older-than"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		if r.OlderThan, err = ParseDuration(s); err != nil {
-			return r, fail(v, where("older-than"), "%s", err)
+			return r, nil, fail(v, where("older-than"), "%s", err)
 		}
 	}
 	if s, v, err = scalar("age-from"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		if !slices.Contains(plan.AgeFroms(), strings.ToLower(s)) {
-			return r, fail(v, where("age-from"), "%q is not one of %s", s, strings.Join(plan.AgeFroms(), ", "))
+			return r, nil, fail(v, where("age-from"), "%q is not one of %s", s, strings.Join(plan.AgeFroms(), ", "))
 		}
 		r.AgeFrom = plan.AgeFrom(strings.ToLower(s))
 	}
 	if s, v, err = scalar("pulled-within"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		if r.PulledWithin, err = ParseDuration(s); err != nil {
-			return r, fail(v, where("pulled-within"), "%s", err)
+			return r, nil, fail(v, where("pulled-within"), "%s", err)
 		}
 	}
 	if s, v, err = scalar("untagged"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		if r.Untagged, err = parseBool(s); err != nil {
-			return r, fail(v, where("untagged"), "%s", err)
+			return r, nil, fail(v, where("untagged"), "%s", err)
 		}
 	}
 	if s, v, err = scalar("group-by"); err != nil {
-		return r, err
+		return r, nil, err
 	} else if v != nil {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return r, fail(v, where("group-by"), "invalid regular expression %q: %s", s, regexProblemText(err))
+			return r, nil, fail(v, where("group-by"), "invalid regular expression %q: %s", s, regexProblemText(err))
 		}
 		if re.NumSubexp() == 0 {
-			return r, fail(v, where("group-by"), "%q has no capture group: tags whose captured text is equal form a group, so put the part that names the group in parentheses, e.g. ^sha-(.+)-[0-9a-f]{7}$", s)
+			return r, nil, fail(v, where("group-by"), "%q has no capture group: tags whose captured text is equal form a group, so put the part that names the group in parentheses, e.g. ^sha-(.+)-[0-9a-f]{7}$", s)
 		}
 		if r.KeepLatest == 0 {
-			return r, fail(v, where("group-by"), "group-by only splits what keep-latest counts: set keep-latest too")
+			return r, nil, fail(v, where("group-by"), "group-by only splits what keep-latest counts: set keep-latest too")
 		}
 		r.GroupBy = re
 	}
 	if len(tags) == 0 && !r.Untagged {
-		return r, fail(n, where(""), "covers nothing: give tags, or untagged: true")
+		return r, nil, fail(n, where(""), "covers nothing: give tags, or untagged: true")
 	}
-	return r, nil
+	return r, hints, nil
 }
 
 // stringList reads a YAML list of strings, or one string.

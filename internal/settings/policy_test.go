@@ -172,3 +172,20 @@ func TestPolicyErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyHints: likely typos in a rule's patterns warn as they do for tags.
+func TestPolicyHints(t *testing.T) {
+	_, log, err := load(t, map[string]string{"GITHUB_ACTIONS": "true", "INPUT_REPOSITORY": "registry.example.com/app",
+		"INPUT_POLICY": "rules:\n  - tags: ['^pr-[0-9]+$']\n  - tags: ['pr-*']\n    use-regex: true\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`policy line 2 (rule 1, tags): "^pr-[0-9]+$" reads like a regular expression`,
+		`policy line 3 (rule 2, tags): use-regex is on, and "pr-*" reads like a glob`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("no warning %q in:\n%s", want, log)
+		}
+	}
+}
