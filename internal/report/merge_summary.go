@@ -69,9 +69,10 @@ func mergedMarkdown(rec *Record, problems []string, l limits) string {
 		fmt.Fprintf(&b, "\nand %d more: see the record file\n", more)
 	}
 
-	if len(rec.Errors) > 0 {
+	// The problems have their own section above.
+	if errs := slices.DeleteFunc(slices.Clone(rec.Errors), func(e string) bool { return slices.Contains(problems, e) }); len(errs) > 0 {
 		b.WriteString("\n### Errors\n\n")
-		shown, more := capList(rec.Errors, l.Rows)
+		shown, more := capList(errs, l.Rows)
 		for _, e := range shown {
 			b.WriteString("- " + esc(clip(e, l.Text)) + "\n")
 		}

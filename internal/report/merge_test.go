@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gkampitakis/go-snaps/snaps"
+
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/shard"
 )
@@ -165,5 +167,55 @@ func TestMergeProblems(t *testing.T) {
 	}
 	if len(got.Repositories) != 2 {
 		t.Fatalf("the stray repository was dropped: %d repositories", len(got.Repositories))
+	}
+}
+
+// The merge's summary, log lines and outputs, and an expansion's summary
+// and outputs: shard 3 of 3 never reported, shard 2 failed.
+func TestMergeSnapshots(t *testing.T) {
+	repos := manyRepositories()
+	var names []string
+	for _, rp := range repos {
+		names = append(names, rp.Name)
+	}
+	exp := &shard.Expansion{Repositories: names, Shards: shard.Balance(names, 3, nil)}
+	var recs []ShardRecord
+	for i, s := range exp.Shards[:2] {
+		var part []Repository
+		for _, rp := range manyRepositories() {
+			if slices.Contains(s, rp.Name) {
+				part = append(part, rp)
+			}
+		}
+		recs = append(recs, ShardRecord{Path: fmt.Sprintf("records/shard-%d.json", i+1), Record: roundTrip(t, Build(baseReport(false, part...)))})
+	}
+	rec, problems := Merge(exp, recs, "v0.0.0-test")
+	rec.RecordFile = "regsweep-record.json"
+	var lines, outs strings.Builder
+	for _, l := range MergedLines(rec, problems) {
+		fmt.Fprintf(&lines, "%d %s\n", l.Level, l.Text)
+	}
+	for _, o := range Outputs(rec) {
+		fmt.Fprintf(&outs, "%s=%s\n", o.Name, o.Value)
+	}
+	eouts, err := ExpansionOutputs(exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range eouts {
+		fmt.Fprintf(&outs, "%s=%s\n", o.Name, o.Value)
+	}
+	snaps.MatchSnapshot(t, MergedMarkdown(rec, problems), lines.String(), outs.String(), ExpansionMarkdown(exp))
+}
+
+// An expansion too long for a step output fails rather than cut a shard.
+func TestExpansionOutputsBounded(t *testing.T) {
+	var names []string
+	for i := range 20000 {
+		names = append(names, fmt.Sprintf("registry.example.com/team/some-long-repository-name-%05d", i))
+	}
+	_, err := ExpansionOutputs(&shard.Expansion{Repositories: names, Shards: shard.Balance(names, 4, nil)})
+	if err == nil || !strings.Contains(err.Error(), "more than a step output carries") {
+		t.Fatalf("err = %v", err)
 	}
 }
