@@ -1,4 +1,4 @@
-// Package graphtest runs issue 4's image-graph safety cases end to end
+// Package graphtest runs the image-graph safety cases end to end
 // against an embedded distribution 3 and checks the registry's real state
 // afterwards: multi-arch indexes sharing children, cosign-style signatures
 // and orphans, keep-latest by semantic version, older-than by creation time.

@@ -18,7 +18,7 @@ import (
 	"github.com/regsweep/regsweep/internal/testkit/bench"
 )
 
-// The benchmarks reproduce issue 6's figures with the registry in this
+// The benchmarks reproduce the README's Speed figures with the registry in this
 // process (its storage counts in the heap figure; cmd/sweepbench runs it in
 // a child process for a clean heap number):
 //

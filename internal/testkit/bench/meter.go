@@ -1,5 +1,5 @@
 // Package bench measures regsweep against the sequential per-tag loop users
-// write today (issue 6): both sweep identical, freshly seeded repositories
+// write today: both sweep identical, freshly seeded repositories
 // on an embedded CNCF distribution v3 registry whose every request is
 // delayed server-side, and the registry counts what it was asked.
 //

@@ -12,7 +12,7 @@ import (
 // registryPageSize is distribution v3's tag list page (it clamps n to 1000).
 const registryPageSize = 1000
 
-// Expected is the request budget issue 6 sets: list pages + one resolve
+// Expected is the request budget (README, Speed): list pages + one resolve
 // per tag + one DELETE per planned manifest + a constant (the /v2/ ping and
 // the referrers API probe; this registry has no auth, so no token fetch).
 //

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Targets from issue 6.
+// Targets, as the README's Speed section states them.
 const (
 	TargetSpeedup   = 15.0     // baseline / regsweep, at least
 	TargetBound     = 1.3      // regsweep / network bound, at most

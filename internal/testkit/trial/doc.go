@@ -1,7 +1,7 @@
 // Package trial is the randomized end-to-end trial: random repositories and
 // policies run through the whole app against an embedded registry, each
-// checked against an independent model of the retention rules (issue 4)
-// written here, not taken from internal/plan. It is generation-independent:
+// checked against an independent model of the retention rules written
+// here, not taken from internal/plan. It is generation-independent:
 // trialtest runs it against distribution 3, trialtest2 against 2.8 (the two
 // registries cannot share a test binary). Only tests import it.
 //

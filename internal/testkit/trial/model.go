@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The model: an independent reading of issue 4's rules and internal/plan's
+// The model: an independent reading of the README's retention rules and internal/plan's
 // documented tie-breaks (Build and rankImages doc comments), written
 // without calling internal/plan. It computes the deletion set as a GREATEST
 // FIXPOINT (start from everything deletable, strike what a rule protects,

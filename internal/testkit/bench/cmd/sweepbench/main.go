@@ -1,5 +1,5 @@
 // Command sweepbench measures regsweep against the sequential per-tag loop
-// (issue 6) and prints a table.
+// and prints a table.
 //
 //	go run ./internal/bench/cmd/sweepbench              # 1,000 tags, 20 ms per request
 //	go run ./internal/bench/cmd/sweepbench -scale       # plus the 10,000-tag run
