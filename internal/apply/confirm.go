@@ -46,14 +46,26 @@ func (r *runner) confirm(ctx context.Context, res *Result) {
 			now, err := nameOf(ctx, b, g, t, listed)
 			switch {
 			case errors.Is(err, backend.ErrNotFound):
-				kept = append(kept, t) // gone between the listing and the look
+				// Listed, naming nothing: removed between the listing and
+				// the look, or left dangling by a DELETE the client gave up
+				// on (distribution deletes the manifest, then stops looking
+				// for its tags once the request is gone). Removing it by tag
+				// settles both; a 404 there means it is gone.
+				rr := r.removeOutlived(ctx, rec.Op.Digest, t,
+					fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and names nothing (a deletion cut off half-way leaves such a tag)", t, rec.Op.Digest))
+				if rr.Outcome == Untagged {
+					kept = append(kept, t)
+				} else {
+					outlived = append(outlived, rr)
+				}
 			case err != nil:
 				outlived = append(outlived, failedTag(rec.Op.Digest, t,
 					fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and could not be looked up: %s", t, rec.Op.Digest, err), err))
 			case now != rec.Op.Digest:
 				r.logf("%s: tag %s still exists (it moved to another image during the run); not reported as deleted", g.Repository, t)
 			default:
-				rr := r.removeOutlived(ctx, rec.Op.Digest, t)
+				rr := r.removeOutlived(ctx, rec.Op.Digest, t,
+					fmt.Sprintf("tag %s still names %s after that manifest was deleted (this registry keeps tags after a digest delete)", t, rec.Op.Digest))
 				if rr.Outcome == Untagged {
 					kept = append(kept, t)
 				} else {
@@ -79,11 +91,10 @@ func nameOf(ctx context.Context, b backend.Backend, g *graph.Graph, tag, listed 
 	return tr.ResolveTag(ctx, tag)
 }
 
-// removeOutlived removes a tag that still names the manifest just deleted,
-// probing first whether the registry can remove a tag alone.
-func (r *runner) removeOutlived(ctx context.Context, digest, tag string) Record {
+// removeOutlived removes a tag left behind by the manifest just deleted
+// (why says how), probing first whether the registry can remove a tag alone.
+func (r *runner) removeOutlived(ctx context.Context, digest, tag, why string) Record {
 	b, g := r.b, r.g
-	why := fmt.Sprintf("tag %s still names %s after that manifest was deleted (this registry keeps tags after a digest delete)", tag, digest)
 	if g.Capabilities.Untag == graph.Unknown {
 		tri, err := b.ProbeUntag(ctx)
 		if err != nil {

@@ -131,3 +131,26 @@ func waitedSome(summary string) bool {
 }
 
 var waitRe = regexpMust(`, ([^ ]+) waiting on rate limits`)
+
+// TestDeleteCutOff: a DELETE by digest the client gave up on while the
+// registry worked on it (a short client deadline under load). Distribution
+// deletes the manifest, then, its request context gone, stops looking for
+// the manifest's tags: the tag stays listed, naming nothing, and the resent
+// DELETE answers 404. Before, the confirming listing took that tag's 404
+// for "gone meanwhile" and reported it deleted while `tags/list` still
+// listed it. The dangling tag is removed by tag, and the record is exact.
+func TestDeleteCutOff(t *testing.T) {
+	for _, sched := range schedules {
+		t.Run(sched.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRegistry(t, false)
+			f := seedFixture(t, r, "app", 4)
+			r.inj.Add(faults.Rule{Name: "cut-off", Method: http.MethodDelete, Path: faults.DigestPath(), Times: 1, Fault: faults.Fault{Kind: faults.CutOff}})
+			res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts(), UntagFirstAt: sched.untagFirstAt}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
+			if r.inj.Count(faults.CutOff) != 1 {
+				t.Fatalf("cut-off DELETEs injected = %d, want 1", r.inj.Count(faults.CutOff))
+			}
+			checkExact(t, f, res, nil)
+		})
+	}
+}

@@ -7,6 +7,7 @@
 package faults
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +35,12 @@ const (
 	// LostAnswer forwards the request to the registry (which acts on it)
 	// and then drops the connection instead of answering.
 	LostAnswer Kind = "lost-answer"
+	// CutOff is a request the client gave up on while the registry worked
+	// on it (a client deadline under load): the registry gets it with its
+	// context already cancelled, does what it does before noticing, and
+	// the connection is dropped. Distribution deletes a manifest and then
+	// stops looking for its tags, so they stay listed, naming nothing.
+	CutOff Kind = "cut-off"
 	// Hook runs Rule.Hook and then forwards the request; it is recorded but
 	// is not a fault the client sees.
 	Hook Kind = "hook"
@@ -218,6 +225,11 @@ func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The registry acts; the client never hears of it.
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
+		drop(w)
+	case CutOff:
+		ctx, cancel := context.WithCancel(r.Context())
+		cancel()
+		next.ServeHTTP(httptest.NewRecorder(), r.WithContext(ctx))
 		drop(w)
 	default:
 		next.ServeHTTP(w, r)
