@@ -17,4 +17,8 @@ func start(t *testing.T, deleteDisabled bool) *e2e.Registry {
 	return &e2e.Registry{Host: r.Host, Generation: 3, Requests: n, Start: start}
 }
 
-func TestDistribution3(t *testing.T) { e2e.Run(t, start(t, false)) }
+func TestDistribution3(t *testing.T) {
+	// Parallel: the package's long tests share its binary, each with its own registry.
+	t.Parallel()
+	e2e.Run(t, start(t, false))
+}

@@ -1,6 +1,11 @@
 // Package hostedtest runs the action against the fakes of the hosted APIs
 // that cannot run here (GitHub Packages, Docker Hub), built to their
-// documented behaviour, and checks each fake's final state.
+// documented behaviour, and checks each fake's final state. It also holds
+// the randomized trial of GitHub Packages (trial_test.go, internal/testkit/trial
+// RunGitHub): untagged indexes, indexes of indexes and changes during the
+// run; REGSWEEP_TRIALS sets the number of trials (default 60),
+// REGSWEEP_TRIAL_SEED replays a run, REGSWEEP_TRIAL_WORKERS sets the
+// concurrency.
 package hostedtest
 
 import (

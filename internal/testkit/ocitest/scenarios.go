@@ -1,6 +1,6 @@
 // Package ocitest holds the OCI backend's scenarios against a real
 // registry. Each generation of CNCF distribution runs them from its own
-// test package (ocitest3, ocitest2): the two embedded registries cannot
+// test package (internal/e2e/dist3test, dist2test): the two embedded registries cannot
 // share a test binary.
 package ocitest
 

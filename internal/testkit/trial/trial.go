@@ -32,7 +32,7 @@ type Config struct {
 	CanUntag bool
 	// DefaultTrials is the number of trials when REGSWEEP_TRIALS is unset.
 	DefaultTrials uint64
-	// Package is the calling test package ("./internal/e2e/trialtest"),
+	// Package is the calling test package ("./internal/e2e/dist3test"),
 	// printed in the replay command.
 	Package string
 }
