@@ -143,10 +143,10 @@ func TestDeleteCutOff(t *testing.T) {
 	for _, sched := range schedules {
 		t.Run(sched.name, func(t *testing.T) {
 			t.Parallel()
-			r := startRegistry(t, false)
+			r := startFaultsRegistry(t, false)
 			f := seedFixture(t, r, "app", 4)
 			r.inj.Add(faults.Rule{Name: "cut-off", Method: http.MethodDelete, Path: faults.DigestPath(), Times: 1, Fault: faults.Fault{Kind: faults.CutOff}})
-			res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts(), UntagFirstAt: sched.untagFirstAt}, creds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
+			res := e2e.RunWith(t, e2e.Options{Base: shortTimeouts(), UntagFirstAt: sched.untagFirstAt}, withCreds(map[string]string{"repository": f.repo, "tags": "pr-*"}))
 			if r.inj.Count(faults.CutOff) != 1 {
 				t.Fatalf("cut-off DELETEs injected = %d, want 1", r.inj.Count(faults.CutOff))
 			}
