@@ -563,16 +563,8 @@ func (b *builder) warnings(del map[string]bool) []string {
 		w = append(w, "untagged: this registry cannot list untagged manifests; nothing untagged was deleted")
 	}
 	w = append(w, b.timeWarnings()...)
-	if !b.p.DeleteReferrers {
-		n := 0
-		for _, d := range b.digests {
-			if b.isRef[d] && !del[d] && del[b.subject[d]] {
-				n++
-			}
-		}
-		if n > 0 {
-			w = append(w, fmt.Sprintf("delete-referrers is off: %d referrer(s) (signatures, attestations, SBOMs) of deleted images stay and will point at missing images", n))
-		}
+	if dw := b.danglingWarning(del); dw != "" && !b.p.DeleteReferrers {
+		w = append(w, dw)
 	}
 	return w
 }

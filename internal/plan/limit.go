@@ -55,9 +55,13 @@ func Limit(in []Limited, max int) []*Plan {
 		return out
 	}
 	var units []unit
+	builders := make([]*builder, len(in))
 	for i, l := range in {
 		if l.Plan != nil {
-			units = append(units, planUnits(i, l.Plan, l.Graph)...)
+			// The builder's indexes are the one reading of the graph's
+			// references (children, subject fields, referrer tags).
+			builders[i] = newBuilder(l.Graph, Policy{}, time.Time{})
+			units = append(units, planUnits(i, l.Plan, builders[i])...)
 		}
 	}
 	slices.SortStableFunc(units, func(a, b unit) int {
@@ -101,14 +105,15 @@ func Limit(in []Limited, max int) []*Plan {
 	}
 	for i := range in {
 		if len(deferred[i]) > 0 {
-			out[i] = in[i].Plan.deferAll(deferred[i], oversize[i], max)
+			out[i] = in[i].Plan.deferAll(builders[i], deferred[i], oversize[i], max)
 		}
 	}
 	return out
 }
 
-// planUnits splits the deleted manifests of p into units.
-func planUnits(repo int, p *Plan, g *graph.Graph) []unit {
+// planUnits splits the deleted manifests of p into units; b reads p's
+// graph.
+func planUnits(repo int, p *Plan, b *builder) []unit {
 	del := map[string]ManifestDecision{}
 	for _, m := range p.Manifests {
 		if m.Action == Delete {
@@ -118,9 +123,6 @@ func planUnits(repo int, p *Plan, g *graph.Graph) []unit {
 	if len(del) == 0 {
 		return nil
 	}
-	// The builder's indexes are the one reading of the graph's references
-	// (children, subject fields, referrer tags).
-	b := newBuilder(g, Policy{}, time.Time{})
 	root := map[string]string{}
 	var find func(d string) string
 	find = func(d string) string {
@@ -172,8 +174,9 @@ func planUnits(repo int, p *Plan, g *graph.Graph) []unit {
 }
 
 // deferAll returns a copy of p that keeps the manifests of deferred, with
-// the reasons given, and everything that only their deletion would do.
-func (p *Plan) deferAll(deferred map[string]string, oversize []string, max int) *Plan {
+// the reasons given, and everything that only their deletion would do; b
+// reads p's graph.
+func (p *Plan) deferAll(b *builder, deferred map[string]string, oversize []string, max int) *Plan {
 	out := *p
 	out.Tags = slices.Clone(p.Tags)
 	out.Manifests = slices.Clone(p.Manifests)
@@ -202,6 +205,21 @@ func (p *Plan) deferAll(deferred map[string]string, oversize []string, max int) 
 		_, gone := deferred[op.Digest]
 		return !gone && (op.Kind != OpUntag || op.BeforeDelete)
 	})
+	// The warning about referrers left dangling counts the subjects this
+	// batch deletes, not the plan's.
+	del := map[string]bool{}
+	for _, m := range out.Manifests {
+		del[m.Digest] = m.Action == Delete
+	}
+	for i, w := range out.Warnings {
+		if strings.HasPrefix(w, danglingPrefix) {
+			out.Warnings = slices.Delete(out.Warnings, i, i+1)
+			if dw := b.danglingWarning(del); dw != "" {
+				out.Warnings = slices.Insert(out.Warnings, i, dw)
+			}
+			break
+		}
+	}
 	if len(oversize) > 0 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("max-deletions-mode limit: %d image(s) have more manifests than max-deletions (%d) and are never deleted in limit mode; raise max-deletions: %s", len(oversize), max, strings.Join(oversize, ", ")))
 	}
@@ -218,4 +236,22 @@ func (p *Plan) DeferredDigests() []string {
 		}
 	}
 	return out
+}
+
+// danglingPrefix starts danglingWarning's sentence.
+const danglingPrefix = "delete-referrers is off: "
+
+// danglingWarning says how many referrers stay while del deletes their
+// subject (with delete-referrers off, the caller's condition); "" when none.
+func (b *builder) danglingWarning(del map[string]bool) string {
+	n := 0
+	for _, d := range b.digests {
+		if b.isRef[d] && !del[d] && del[b.subject[d]] {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(danglingPrefix+"%d referrer(s) (signatures, attestations, SBOMs) of deleted images stay and will point at missing images", n)
 }

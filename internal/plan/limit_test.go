@@ -37,6 +37,7 @@ func TestLimit(t *testing.T) {
 		want     []string
 		warning  string // a plan warning that must appear
 		deferred int
+		policy   func(t *testing.T) Policy // nil: prPolicy
 	}{
 		{
 			name: "oldest first",
@@ -92,6 +93,15 @@ func TestLimit(t *testing.T) {
 			max: 2, names: []string{"a", "a-sig", "b"}, want: []string{"a", "a-sig"}, deferred: 1,
 		},
 		{
+			name: "the dangling-referrers warning counts the batch",
+			graph: func() *graph.Graph {
+				return newFx(capsOCI3).img("a", daysAgo(90), "pr-1").sig("a-sig", "a").img("b", daysAgo(30), "pr-2").sig("b-sig", "b").done()
+			},
+			policy: func(t *testing.T) Policy { return Policy{Include: mustMatcher(t, "pr-*"), UntagFirstAt: -1} },
+			max:    1, names: []string{"a", "b"}, want: []string{"a"}, deferred: 1,
+			warning: "delete-referrers is off: 1 referrer(s)",
+		},
+		{
 			name: "unknown ages come last",
 			graph: func() *graph.Graph {
 				return newFx(capsOCI3).img("a", time.Time{}, "pr-1").img("b", daysAgo(5), "pr-2").done()
@@ -112,6 +122,9 @@ func TestLimit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			g := c.graph()
 			pol := prPolicy(t)
+			if c.policy != nil {
+				pol = c.policy(t)
+			}
 			orig := Build(g, pol, testNow)
 			got := Limit([]Limited{{orig, g}}, c.max)[0]
 			if d := deletedNames(got, c.names...); !reflect.DeepEqual(d, c.want) {
@@ -292,6 +305,27 @@ func checkLimited(t reporter, in []Limited, got []*Plan, max int) {
 		// The test's units: deleted manifests joined by an index entry or a
 		// subject, read from the graph with the property test's model.
 		m := newModel(l.Graph)
+		// The warning about dangling referrers counts this batch's.
+		dangling := 0
+		for r, s := range m.subject {
+			if !lDel[r] && lDel[s] {
+				dangling++
+			}
+		}
+		had := slices.ContainsFunc(orig.Warnings, func(w string) bool { return strings.HasPrefix(w, "delete-referrers is off: ") })
+		want := ""
+		if had && dangling > 0 {
+			want = fmt.Sprintf("delete-referrers is off: %d referrer(s)", dangling)
+		}
+		got := ""
+		for _, w := range lim.Warnings {
+			if strings.HasPrefix(w, "delete-referrers is off: ") {
+				got = w
+			}
+		}
+		if !strings.HasPrefix(got, want) || (want == "") != (got == "") {
+			t.Errorf("repository %d: dangling referrers warning %q, want %q…", i, got, want)
+		}
 		oDel := map[string]ManifestDecision{}
 		for _, md := range orig.Manifests {
 			if md.Action == Delete {
