@@ -102,6 +102,10 @@ func Outputs(rec *Record) []Output {
 	return out
 }
 
+// ExpandOnly says whether the output belongs to an expand-only run (the
+// repositories and shards of a wildcard) rather than to a sweep.
+func (d OutputDef) ExpandOnly() bool { return d.expansion != nil }
+
 // MaxExpansionOutput bounds the expand-only outputs together, in bytes: a
 // cut list would drop repositories from every shard, so an expansion that
 // does not fit fails instead. GitHub takes 1 MB of outputs, counted in
