@@ -39,18 +39,7 @@ func (r *runner) finish(rep *report.Report) int {
 	if err := r.p.Summary(report.Markdown(rep)); err != nil {
 		r.p.Warningf("could not write the job summary: %s", err)
 	}
-	for _, l := range report.Lines(rep, rec) {
-		switch l.Level {
-		case report.Error:
-			r.p.Errorf("%s", l.Text)
-		case report.Warning:
-			r.p.Warningf("%s", l.Text)
-		case report.Notice:
-			r.p.Noticef("%s", l.Text)
-		default:
-			r.p.Infof("%s", l.Text)
-		}
-	}
+	r.log(report.Lines(rep, rec))
 	code := ExitOK
 	if rep.Stopped != nil || rec.FailedCount > 0 || rec.NotAttemptedCount > 0 {
 		code = ExitFailure
