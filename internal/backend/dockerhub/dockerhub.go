@@ -331,6 +331,7 @@ func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
 			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
 		}
 		raw, err := b.api().ReadBody(resp, maxPageBytes)
+		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
 		if err != nil {
 			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
 		}

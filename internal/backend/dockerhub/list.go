@@ -65,6 +65,7 @@ func (b *Backend) listRepositories(ctx context.Context) ([]string, error) {
 			return nil, fail(err)
 		}
 		raw, err := b.api().ReadBody(resp, maxPageBytes)
+		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
 		if err != nil {
 			return nil, fail(err)
 		}

@@ -371,6 +371,7 @@ func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
 		}
 		link := resp.Header.Get("Link")
 		body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
+		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
 		if err != nil {
 			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
 		}

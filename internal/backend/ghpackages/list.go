@@ -65,6 +65,7 @@ func (b *Backend) listPackages(ctx context.Context, path string, sized func(name
 		}
 		link := resp.Header.Get("Link")
 		body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
+		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
 		if err != nil {
 			return nil, err
 		}

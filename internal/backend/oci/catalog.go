@@ -133,6 +133,7 @@ func (c *catalog) list(ctx context.Context, u *url.URL) ([]string, error) {
 		}
 		link := resp.Header.Get("Link")
 		body, err := api().ReadBody(resp, maxListBody)
+		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
 		if err != nil {
 			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
 		}

@@ -58,6 +58,7 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 		}
 		link := resp.Header.Get("Link")
 		body, err := api().ReadBody(resp, maxListBody)
+		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
 		if err != nil {
 			return nil, nil, err
 		}
@@ -151,6 +152,7 @@ func (b *Backend) getManifest(ctx context.Context, ref, want string) (resolved, 
 	if err != nil {
 		return resolved{}, fmt.Errorf("get manifest %s: %w", ref, err)
 	}
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return resolved{}, classify("get manifest "+ref, api().Error(resp))
 	}

@@ -221,6 +221,7 @@ func (b *Backend) getBlob(ctx context.Context, digest string, limit int64) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", digest, err)
 	}
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		he := api().Error(resp)
 		if he.StatusCode == http.StatusNotFound {
