@@ -98,6 +98,11 @@ func (r *runner) recheck(ctx context.Context) error {
 			r.tagsOf[md.Digest] = md.Tags
 		}
 	}
+	// A planned tag the re-check's listing no longer has was removed by
+	// someone else (on GitHub Packages, with its version): it is reported
+	// already absent, like a DELETE answered 404, never as kept.
+	gone := func(tag string) bool { _, ok := tagDec[tag]; return !ok }
+	const goneReason = "already absent: removed by someone else before the re-check"
 	for i := range r.records {
 		rec := &r.records[i]
 		if still[keyOf(rec.Op)] {
@@ -107,18 +112,40 @@ func (r *runner) recheck(ctx context.Context) error {
 		rec.Reason = "the re-check before deleting found it is no longer to be removed"
 		switch rec.Op.Kind {
 		case plan.OpDelete:
-			rec.Tags = nil
-			if md, ok := mans[rec.Op.Digest]; ok && md.Action == plan.Keep && md.Reason != "" {
+			planned, first := r.tags(rec.Op.Digest), map[string]bool{}
+			for _, o := range r.records {
+				if o.Op.BeforeDelete && o.Op.Digest == rec.Op.Digest {
+					first[o.Op.Tag] = true // its own record says what became of it
+				}
+			}
+			rec.Tags = []string{} // the tags that stay: never the plan's, some may be gone
+			allGone := len(planned) > 0
+			for _, t := range planned {
+				if !gone(t) {
+					allGone = false
+					rec.Tags = append(rec.Tags, t)
+				}
+			}
+			if allGone {
+				rec.Outcome, rec.Reason = AlreadyGone, goneReason
+				for _, t := range planned {
+					if !first[t] {
+						rec.Tags = append(rec.Tags, t)
+					}
+				}
+			} else if md, ok := mans[rec.Op.Digest]; ok && md.Action == plan.Keep && md.Reason != "" {
 				rec.Reason += ": " + md.Reason
 			}
 		case plan.OpUntag:
-			if td, ok := tagDec[rec.Op.Tag]; ok && td.Action == plan.Keep && td.Reason != "" {
+			if gone(rec.Op.Tag) {
+				rec.Outcome, rec.Reason, rec.Tags = AlreadyGone, goneReason, []string{rec.Op.Tag}
+			} else if td := tagDec[rec.Op.Tag]; td.Action == plan.Keep && td.Reason != "" {
 				rec.Reason += ": " + td.Reason
-			} else if ok && td.Digest != rec.Op.Digest {
+			} else if td.Digest != rec.Op.Digest {
 				rec.Reason += ": the tag now names another manifest"
 			}
 		}
-		r.logf("skipped %s %s: %s", rec.Op.Kind, opTarget(rec.Op), rec.Reason)
+		r.logf("%s %s %s: %s", rec.Outcome, rec.Op.Kind, opTarget(rec.Op), rec.Reason)
 	}
 	return nil
 }

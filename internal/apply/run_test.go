@@ -183,6 +183,16 @@ func fixture() (*graph.Graph, *plan.Plan) {
 	return g, p
 }
 
+// freshTags is the tag decisions of a re-checked plan whose listing holds
+// exactly these tags.
+func freshTags(tags map[string]string) []plan.TagDecision {
+	var out []plan.TagDecision
+	for t, d := range tags {
+		out = append(out, plan.TagDecision{Tag: t, Digest: d, Action: plan.Delete})
+	}
+	return out
+}
+
 func outcomes(res *Result) map[string]Outcome {
 	out := map[string]Outcome{}
 	for _, r := range res.Records {
@@ -411,17 +421,47 @@ func TestRun(t *testing.T) {
 						{Digest: dA, Action: plan.Keep, Rule: plan.RuleSharedDigest, Reason: "also tagged latest, which is kept"},
 						{Digest: dI, Action: plan.Delete, Tags: []string{"pr-1"}},
 					}
+					p.Tags = freshTags(map[string]string{"pr-1": dI, "sig": dS, "latest": dK, "pr-2": dK, "pr-3": dA, "pr-4": dB})
 					return p, nil
 				}
 			},
 			want:      merge(all(Untagged, kU), all(Deleted, kS, kB, kI, kC1, kC2), all(Skipped, kA)),
 			wantCalls: 6,
 			check: func(t *testing.T, res *Result, _ *fake) {
-				if r := find(res, kA); !strings.Contains(r.Reason, "also tagged latest") || len(r.Tags) != 0 {
+				if r := find(res, kA); !strings.Contains(r.Reason, "also tagged latest") || !reflect.DeepEqual(r.Tags, []string{"pr-3"}) {
 					t.Errorf("skipped record = %+v", r)
 				}
 				if r := find(res, kI); !reflect.DeepEqual(r.Tags, []string{"pr-1"}) {
 					t.Errorf("index tags after recheck = %v", r.Tags)
+				}
+			},
+		},
+		{
+			// Someone else deleted pr-3 (and, on GitHub Packages, its
+			// version A) and pr-2 before the re-check: both are gone, not
+			// kept. Before, both were recorded as skipped and listed in
+			// kept-tags.
+			name: "recheck: tags gone before it are already absent",
+			setup: func(f *fake, o *Options) {
+				o.Recheck = func(context.Context) (*plan.Plan, error) {
+					_, p := fixture()
+					p.Phases[0] = nil
+					p.Phases[1] = []plan.Op{del(dS), del(dB)}
+					p.Manifests = []plan.ManifestDecision{
+						{Digest: dA, Action: plan.Keep, Rule: plan.RuleUntaggedOff, Reason: "nothing references it"},
+						{Digest: dI, Action: plan.Delete, Tags: []string{"pr-1", "v1"}},
+					}
+					p.Tags = freshTags(map[string]string{"pr-1": dI, "v1": dI, "sig": dS, "latest": dK, "pr-4": dB})
+					return p, nil
+				}
+			},
+			want:      merge(all(AlreadyGone, kU, kA), all(Deleted, kS, kB, kI, kC1, kC2)),
+			wantCalls: 5,
+			check: func(t *testing.T, res *Result, _ *fake) {
+				for k, tags := range map[string][]string{kA: {"pr-3"}, kU: {"pr-2"}} {
+					if r := find(res, k); !reflect.DeepEqual(r.Tags, tags) || !strings.Contains(r.Reason, "removed by someone else") {
+						t.Errorf("%s: record = %+v, want already absent with tags %v", k, r, tags)
+					}
 				}
 			},
 		},

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/regsweep/regsweep/internal/graph"
@@ -252,6 +253,10 @@ func (p *Plan) Recheck(fresh *Plan) *Plan {
 			delete(keepOp, Op{Kind: OpUntag, Digest: t.Digest, Tag: t.Tag, BeforeDelete: true})
 		}
 	}
+	// A tag the fresh look no longer has gets no decision: the re-checked
+	// plan describes the registry as it is now (the apply step reports such
+	// a planned tag as already absent, not as kept).
+	out.Tags = slices.DeleteFunc(out.Tags, func(t TagDecision) bool { _, ok := freshTag[t.Tag]; return !ok })
 	out.setPhases(p.Phases, func(op Op) bool { return keepOp[op] })
 	if dropped > 0 {
 		out.Warnings = append(out.Warnings, fmt.Sprintf("the registry changed during the run: %d planned operation(s) dropped by the last-moment re-check", dropped))
