@@ -74,8 +74,15 @@ func MeasureStartup(ctx context.Context, bin string, runs int) (Startup, error) 
 			w.WriteHeader(http.StatusOK)
 			return
 		}
+		// An empty repository: a named repository the registry does not
+		// know is an error (exit 1), which would hide the timing.
+		if strings.HasSuffix(r.URL.Path, "/tags/list") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"name":"bench/startup","tags":[]}`))
+			return
+		}
 		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`))
+		_, _ = w.Write([]byte(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`))
 	}))
 	defer srv.Close()
 	home, err := os.MkdirTemp("", "sweepbench-home")
