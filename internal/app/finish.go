@@ -40,8 +40,15 @@ func (r *runner) finish(rep *report.Report) int {
 		r.p.Warningf("could not write the job summary: %s", err)
 	}
 	r.log(report.Lines(rep, rec))
+	return r.exitCode(rec, rep.Stopped != nil, term, jsonOut)
+}
+
+// exitCode is 1 when the run stopped or had problems, or when anything
+// failed or was not attempted; with --json it prints the record, and a
+// record that cannot be printed fails the run too.
+func (r *runner) exitCode(rec *report.Record, problems bool, term *ci.Terminal, jsonOut bool) int {
 	code := ExitOK
-	if rep.Stopped != nil || rec.FailedCount > 0 || rec.NotAttemptedCount > 0 {
+	if problems || rec.FailedCount > 0 || rec.NotAttemptedCount > 0 {
 		code = ExitFailure
 	}
 	if jsonOut {

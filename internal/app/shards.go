@@ -139,17 +139,7 @@ func (r *runner) merge() int {
 		r.p.Warningf("could not write the job summary: %s", err)
 	}
 	r.log(report.MergedLines(rec, problems))
-	code := ExitOK
-	if len(problems) > 0 || rec.FailedCount > 0 || rec.NotAttemptedCount > 0 {
-		code = ExitFailure
-	}
-	if jsonOut {
-		if err := term.WriteJSON(rec); err != nil {
-			r.p.Errorf("%s", err)
-			code = ExitFailure
-		}
-	}
-	return code
+	return r.exitCode(rec, len(problems) > 0, term, jsonOut)
 }
 
 // log writes report lines at their levels.
