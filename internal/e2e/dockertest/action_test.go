@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/report"
 )
 
 // Image names the tests build; act looks a local `uses: ./` action up as
@@ -262,6 +263,13 @@ jobs:
           repository: %[1]s
           tags: |
             pr-*
+          plan-out: regsweep-plan.json
+      - id: expand
+        uses: ./
+        with:
+          repository: %[4]s
+          expand-only: true
+          shards: 2
       - id: bad
         uses: ./
         continue-on-error: true
@@ -282,7 +290,8 @@ jobs:
 `
 
 // readOutputs is the env and run lines of a step that prints every output
-// action.yml declares, as the sweep step set it: `e2e-out NAME=VALUE`.
+// action.yml declares, as the sweep step set it (an expand-only output: as
+// the expand step set it): `e2e-out NAME=VALUE`.
 func readOutputs(t *testing.T) (names []string, env, script string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "action.yml"))
@@ -299,10 +308,18 @@ func readOutputs(t *testing.T) (names []string, env, script string) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	expandOnly := map[string]bool{}
+	for _, d := range report.OutputDefinitions() {
+		expandOnly[d.Name] = d.ExpandOnly()
+	}
 	var e, r strings.Builder
 	for _, n := range names {
 		v := "OUT_" + strings.ToUpper(strings.ReplaceAll(n, "-", "_"))
-		fmt.Fprintf(&e, "          %s: ${{ steps.sweep.outputs.%s }}\n", v, n)
+		step := "sweep"
+		if expandOnly[n] {
+			step = "expand"
+		}
+		fmt.Fprintf(&e, "          %s: ${{ steps.%s.outputs.%s }}\n", v, step, n)
 		fmt.Fprintf(&r, "          echo \"e2e-out %s=$%s\"\n", n, v)
 	}
 	return names, e.String(), r.String()
@@ -316,7 +333,7 @@ func usesLocal(t *testing.T, tl tools) {
 	work := scratchRepo(t)
 	wf := filepath.Join(t.TempDir(), "e2e.yml")
 	outNames, outEnv, outScript := readOutputs(t)
-	if err := os.WriteFile(wf, fmt.Appendf(nil, localWorkflow, repo, outEnv, outScript), 0o644); err != nil {
+	if err := os.WriteFile(wf, fmt.Appendf(nil, localWorkflow, repo, outEnv, outScript, reg.Host+"/octo/*"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	j := runAct(t, tl, work, wf, "--verbose") // the containers' exit codes are debug lines
@@ -352,6 +369,10 @@ func usesLocal(t *testing.T, tl tools) {
 	}
 	if got := jsonStrings(t, "deleted-digests", out["deleted-digests"]); len(got) != 5 {
 		t.Errorf("deleted-digests = %q, want 5", got)
+	}
+	// The expand-only step lists what the wildcard names: the one repository.
+	if got := jsonStrings(t, "repositories", out["repositories"]); len(got) != 1 || !strings.HasSuffix(got[0], "octo/app") {
+		t.Errorf("expand-only repositories = %q, want the one repository octo/app", got)
 	}
 	// latest shares pr-5's image: distribution 3 untags pr-5 alone, so no
 	// matching tag is kept.
