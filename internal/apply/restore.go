@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,40 +41,28 @@ type units struct {
 	listing map[string]string
 }
 
-// planUnits groups the delete records that reference each other (an index
-// and its children, a subject and its referrers), where the backend can put
-// a deleted manifest back.
+// planUnits groups the delete records whose deletions belong together
+// (plan.Units: an index and its children, a subject and its referrers),
+// where the backend can put a deleted manifest back.
 func (r *runner) planUnits() {
 	rs, ok := r.b.(backend.Restorer)
 	if !ok {
 		return
 	}
-	parent := make([]int, len(r.records))
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(i int) int {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
+	var of map[int]int
+	for _, u := range plan.Units(r.g, slices.Collect(maps.Keys(r.deleteIdx))) {
+		if len(u) < 2 {
+			continue // deleted alone: nothing to save
 		}
-		return i
-	}
-	linked := map[int]bool{}
-	for d, i := range r.deleteIdx {
-		for _, ref := range r.referencedBy[d] {
-			if j, ok := r.deleteIdx[ref]; ok {
-				parent[find(i)] = find(j)
-				linked[i], linked[j] = true, true
-			}
+		if of == nil {
+			of = map[int]int{}
+		}
+		for _, d := range u {
+			of[r.deleteIdx[d]] = r.deleteIdx[u[0]]
 		}
 	}
-	if len(linked) == 0 {
-		return
-	}
-	r.units = &units{rs: rs, of: map[int]int{}, saved: map[string]backend.Saved{}}
-	for i := range linked {
-		r.units.of[i] = find(i)
+	if of != nil {
+		r.units = &units{rs: rs, of: of, saved: map[string]backend.Saved{}}
 	}
 }
 

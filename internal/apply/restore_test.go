@@ -11,6 +11,7 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
+	"github.com/regsweep/regsweep/internal/plan"
 )
 
 // restoring is the fake with backend.Restorer and backend.TagResolver: it
@@ -144,6 +145,32 @@ func TestRefusalPutsImageBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRefusalKeepsReferrerFoundByTag: a referrers index that only its
+// truncated fallback tag links to a sha512 image (no subject field, as the
+// GitHub Packages listing gives it) is deleted before its subject because
+// the plan reads it as a referrer; so a refusal of the subject puts it back
+// too, like a referrer by subject field.
+func TestRefusalKeepsReferrerFoundByTag(t *testing.T) {
+	img, dF := "sha512:"+strings.Repeat("ab", 64), dg(8)
+	fallback := "sha512-" + strings.Repeat("ab", 32)
+	g := graph.New("ghcr.io/o/app", "fake", graph.Capabilities{DeleteManifest: true, ListUntagged: true})
+	g.SetTag("pr-1", img)
+	g.SetTag(fallback, dF)
+	g.Manifest(img).Kind = graph.KindImage
+	g.Manifest(dF).Kind = graph.KindReferrer
+	g.Finish()
+	p := &plan.Plan{Repository: g.Repository, Backend: g.Backend, Phases: [][]plan.Op{{del(dF)}, {del(img)}}}
+	f := newRestoring()
+	f.errs["delete:"+img] = backend.ErrRefused
+	res := Run(context.Background(), f, g, p, Options{Concurrency: 1})
+	if got, want := outcomes(res), map[string]Outcome{"delete:" + dF: Restored, "delete:" + img: Refused}; !reflect.DeepEqual(got, want) {
+		t.Errorf("outcomes = %v, want %v", got, want)
+	}
+	if want := []string{dF + " " + fallback}; !reflect.DeepEqual(f.restored, want) {
+		t.Errorf("put back %q, want %q", f.restored, want)
 	}
 }
 

@@ -17,11 +17,8 @@ type Limited struct {
 	Graph *graph.Graph
 }
 
-// unit is a set of deleted manifests that go together or not at all: the
-// deleted manifests of one plan connected by a reference (an index and the
-// children it lists, a referrer and its subject). Deleting part of a unit
-// would leave a kept manifest referring to a deleted one, or a deleted
-// index's child behind with no tag to find it by on the next run.
+// unit is a set of deleted manifests of one plan that go together or not
+// at all (Units).
 type unit struct {
 	repo    int
 	digests []string  // sorted
@@ -111,64 +108,24 @@ func Limit(in []Limited, max int) []*Plan {
 	return out
 }
 
-// planUnits splits the deleted manifests of p into units; b reads p's
-// graph.
+// planUnits splits the deleted manifests of p into units (Units), with
+// the youngest known age of each; b reads p's graph.
 func planUnits(repo int, p *Plan, b *builder) []unit {
-	del := map[string]ManifestDecision{}
+	age := map[string]time.Time{}
 	for _, m := range p.Manifests {
 		if m.Action == Delete {
-			del[m.Digest] = m
+			age[m.Digest] = m.Age
 		}
 	}
-	if len(del) == 0 {
-		return nil
-	}
-	root := map[string]string{}
-	var find func(d string) string
-	find = func(d string) string {
-		r, ok := root[d]
-		if !ok || r == d {
-			return d
-		}
-		r = find(r)
-		root[d] = r
-		return r
-	}
-	union := func(a, c string) {
-		ra, rc := find(a), find(c)
-		if ra == rc {
-			return
-		}
-		if rc < ra {
-			ra, rc = rc, ra
-		}
-		root[rc] = ra
-	}
-	for _, d := range sortedKeys(del) {
-		for _, o := range append(slices.Clone(b.parents[d]), b.referrersOf[d]...) {
-			if _, ok := del[o]; ok {
-				union(d, o)
+	var out []unit
+	for _, ds := range b.units(sortedKeys(age)) {
+		u := unit{repo: repo, digests: ds}
+		for _, d := range ds {
+			if c := age[d]; c.After(u.newest) {
+				u.newest = c
 			}
 		}
-	}
-	byRoot := map[string]*unit{}
-	var out []unit
-	var order []string
-	for _, d := range sortedKeys(del) {
-		r := find(d)
-		u, ok := byRoot[r]
-		if !ok {
-			u = &unit{repo: repo}
-			byRoot[r] = u
-			order = append(order, r)
-		}
-		u.digests = append(u.digests, d)
-		if c := del[d].Age; c.After(u.newest) {
-			u.newest = c
-		}
-	}
-	for _, r := range order {
-		out = append(out, *byRoot[r])
+		out = append(out, u)
 	}
 	return out
 }
