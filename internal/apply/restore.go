@@ -36,9 +36,6 @@ type units struct {
 
 	mu    sync.Mutex
 	saved map[string]backend.Saved // by digest
-	// listing is the tag listing read once before putting back, where
-	// the backend cannot resolve one tag (barrier only).
-	listing map[string]string
 }
 
 // planUnits groups the delete records whose deletions belong together
@@ -92,7 +89,6 @@ func (r *runner) restoreRefused(ctx context.Context, phase int) {
 	if r.units == nil {
 		return
 	}
-	r.units.listing = nil // the registry may have changed since the last barrier
 	for i := range r.records {
 		rec := &r.records[i]
 		if r.phaseOf[i] != phase || rec.Op.Kind != plan.OpDelete || rec.Outcome != Refused {
@@ -101,7 +97,7 @@ func (r *runner) restoreRefused(ctx context.Context, phase int) {
 		if ctx.Err() != nil {
 			// Cancelled: putting back what was taken still has the grace
 			// an operation in flight gets.
-			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.InFlightGrace)
+			c, cancel := r.repairContext(ctx)
 			defer cancel()
 			ctx = c
 		}
@@ -205,14 +201,14 @@ func (r *runner) tagFree(ctx context.Context, tag, d string) bool {
 		now, err := tr.ResolveTag(ctx, tag)
 		return errors.Is(err, backend.ErrNotFound) || err == nil && now == d
 	}
-	if r.units.listing == nil {
+	if r.listing == nil {
 		l, err := r.b.ListTags(ctx)
 		if err != nil {
 			r.logf("list tags before putting back: %v", err)
 			return false
 		}
-		r.units.listing = l
+		r.listing = l
 	}
-	now, ok := r.units.listing[tag]
+	now, ok := r.listing[tag]
 	return !ok || now == d
 }

@@ -23,16 +23,20 @@ type restoring struct {
 	restored []string            // "digest tag,tag" in order
 	tagNow   map[string]string   // ResolveTag: tag -> digest; absent: gone
 	failPut  map[string]error    // by digest
+	failSave map[string]error    // by digest
 	order    map[string][]string // digest -> calls in order ("save", "delete")
 }
 
 func newRestoring() *restoring {
-	return &restoring{fake: newFake(), tagNow: map[string]string{}, failPut: map[string]error{}, order: map[string][]string{}}
+	return &restoring{fake: newFake(), tagNow: map[string]string{}, failPut: map[string]error{}, failSave: map[string]error{}, order: map[string][]string{}}
 }
 
 func (f *restoring) SaveManifest(_ context.Context, m *graph.Manifest) (backend.Saved, error) {
 	f.rmu.Lock()
 	defer f.rmu.Unlock()
+	if err := f.failSave[m.Digest]; err != nil {
+		return backend.Saved{}, err
+	}
 	f.saved = append(f.saved, m.Digest)
 	f.order[m.Digest] = append(f.order[m.Digest], "save")
 	return backend.Saved{Digest: m.Digest, MediaType: "application/vnd.oci.image.manifest.v1+json", Body: []byte(m.Digest)}, nil

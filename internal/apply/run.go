@@ -88,6 +88,13 @@ type runner struct {
 	// units are the deletions put back together when the registry refuses
 	// one of them (restore.go); nil when there are none.
 	units *units
+	// listing is the tag listing read once at a barrier before putting
+	// tags back, where the backend cannot resolve one tag (tagFree).
+	listing map[string]string
+	// tagsBackDone marks the deletions whose early-removed tags were
+	// looked at (tagsback.go); goneAfterFailure, the manifests a read
+	// then found absent although their DELETE failed.
+	tagsBackDone, goneAfterFailure map[string]bool
 
 	mu      sync.Mutex
 	stopErr error
@@ -259,8 +266,10 @@ func (r *runner) execute(ctx context.Context) {
 				return nil
 			})
 		}
-		_ = eg.Wait() // ops never return errors; outcomes are in the records
+		_ = eg.Wait()   // ops never return errors; outcomes are in the records
+		r.listing = nil // the registry may have changed since the last barrier
 		r.restoreRefused(ctx, phase)
+		r.tagsBack(ctx)
 		r.noteUntaggedFirst()
 	}
 	// Anything left (a stop between phases) was never started.

@@ -10,8 +10,10 @@ import (
 // tags, less those this run removed ahead of its deletion.
 
 // noteUntaggedFirst records which tags the finished phases removed ahead of
-// their manifest's deletion. Called between phases only.
+// their manifest's deletion, and are still gone (not put back). Called
+// between phases only.
 func (r *runner) noteUntaggedFirst() {
+	r.untaggedFirst = nil
 	for _, rec := range r.records {
 		if !rec.Op.BeforeDelete || !rec.Outcome.Gone() {
 			continue
@@ -33,7 +35,7 @@ func (r *runner) leftUntagged() []string {
 	var out []string
 	for d, gone := range r.untaggedFirst {
 		i, ok := r.deleteIdx[d]
-		if !ok || r.records[i].Outcome.Gone() {
+		if !ok || r.records[i].Outcome.Gone() || r.goneAfterFailure[d] {
 			continue
 		}
 		all := true

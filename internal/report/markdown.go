@@ -123,7 +123,7 @@ Backend {{code .Backend}}{{if .Cannot}}; it could not: {{range $i, $c := .Cannot
 {{end}}
 {{- if .LeftUntagged}}
 > [!WARNING]
-> **Left untagged: {{plural .LeftUntaggedN "manifest" "manifests"}}.** The tags were removed first, to make the deletions cheap, and they were not deleted after (the run stopped, or their deletion failed). No tag names them now, so a rerun cannot find them: delete each by digest (<code>crane delete REPOSITORY@DIGEST</code>), or on self-hosted distribution let <code>registry garbage-collect --delete-untagged</code> remove them.
+> **Left untagged: {{plural .LeftUntaggedN "manifest" "manifests"}}.** The tags were removed first, to make the deletions cheap, and they were not deleted after (the run stopped, or their deletion failed or was refused and the tags could not be put back). No tag names them now, so a rerun cannot find them: delete each by digest (<code>crane delete REPOSITORY@DIGEST</code>), or on self-hosted distribution let <code>registry garbage-collect --delete-untagged</code> remove them.
 > {{range $i, $d := .LeftUntagged}}{{if $i}} {{end}}{{code $d}}{{end}}{{if .LeftUntaggedMore}} … and {{.LeftUntaggedMore}} more{{end}}
 {{end}}
 {{- if .Untagged}}

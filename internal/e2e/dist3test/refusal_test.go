@@ -8,6 +8,7 @@ package dist3test
 
 import (
 	"context"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/regsweep/regsweep/internal/report"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 	"github.com/regsweep/regsweep/internal/testkit/faults"
 	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
@@ -81,9 +83,14 @@ func (r *repo) sign(subject string) (tag, digest string) {
 
 // sweep runs the action and checks what every refusal has in common.
 func (r *repo) sweep(refused int) e2e.Result {
+	r.t.Helper()
+	return r.check(e2e.RunAction(r.t, map[string]string{"repository": r.name, "tags": "pr-*"}), refused)
+}
+
+// check checks what every refusal has in common.
+func (r *repo) check(res e2e.Result, refused int) e2e.Result {
 	t := r.t
 	t.Helper()
-	res := e2e.RunAction(t, map[string]string{"repository": r.name, "tags": "pr-*"})
 	if res.Code != 0 {
 		t.Fatalf("exit %d, want 0 (refusals are not failures)\n%s", res.Code, res.Log)
 	}
@@ -233,5 +240,130 @@ func wantDeleted(t *testing.T, res e2e.Result, digests ...string) {
 	sort.Strings(digests)
 	if !reflect.DeepEqual(got, digests) {
 		t.Errorf("deleted-digests = %v, want %v\n%s", got, digests, res.Log)
+	}
+}
+
+// TestRefusalUntagFirst: on the untag-first schedule the tags of every
+// doomed manifest go before any DELETE by digest, so a refusal comes after
+// the refused manifest lost its tags. They are put back on it (and the
+// rest of its image is put back as above), and the outputs and the record
+// file say what the registry holds: the tags put back are kept (rule
+// restored), never in deleted-tags, and nothing is left untagged.
+func TestRefusalUntagFirst(t *testing.T) {
+	type tc struct {
+		name string
+		kind faults.Refusal
+		// seed pushes the repository and says what the registry refuses,
+		// what must stay and what must go (besides latest, always kept).
+		seed func(r *repo) (refuse string, kept []string, gone []string)
+	}
+	cases := []tc{
+		{name: "image", kind: faults.HarborImmutable, seed: func(r *repo) (string, []string, []string) {
+			pr1 := r.image("pr-1", "pr-1")
+			r.image("pr-1b", "pr-1") // a second tag on the refused image
+			pr2 := r.image("pr-2", "pr-2")
+			return pr1, []string{pr1}, []string{pr2}
+		}},
+		{name: "signed-image", kind: faults.GitLabProtected, seed: func(r *repo) (string, []string, []string) {
+			pr1 := r.image("pr-1", "pr-1")
+			_, sig := r.sign(pr1)
+			pr2 := r.image("pr-2", "pr-2")
+			return pr1, []string{pr1, sig}, []string{pr2}
+		}},
+		{name: "signature-keeps-subject", kind: faults.GitLabImmutable, seed: func(r *repo) (string, []string, []string) {
+			pr1 := r.image("pr-1", "pr-1")
+			_, sig := r.sign(pr1)
+			pr2 := r.image("pr-2", "pr-2")
+			return sig, []string{pr1, sig}, []string{pr2}
+		}},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRepo(t)
+			refuse, kept, gone := tt.seed(r)
+			latest := r.image("latest", "main")
+			before := e2e.State(t, r.name)
+			r.inj.Add(faults.Refuse(tt.kind, r.path, refuse))
+			recPath := filepath.Join(t.TempDir(), "record.json")
+			res := r.sweepWith(e2e.Options{UntagFirstAt: 1}, map[string]string{"record": recPath}, 1)
+			// The schedule was untag-first: the refusal's warning says the
+			// tags removed ahead of it are back.
+			if !strings.Contains(res.Log, "removed ahead of the deletion are put back") {
+				t.Errorf("the refusal's warning does not say its tags were put back:\n%s", res.Log)
+			}
+			want := map[string]bool{latest: true}
+			for _, d := range kept {
+				want[d] = true
+			}
+			for _, d := range gone {
+				want[d] = false
+			}
+			r.present(want)
+			after := e2e.State(t, r.name)
+			// Every tag of what stays is back on the same digest.
+			for tag, d := range before {
+				if want[d] && after[tag] != d {
+					t.Errorf("tag %s: %q after the run, want it back on %s\n%s", tag, after[tag], d, res.Log)
+				}
+			}
+			agrees(t, res, e2e.ReadRecord(t, recPath), before, after)
+			for tag, d := range after {
+				if d == refuse && strings.HasPrefix(tag, "pr-") {
+					wantKeptAs(t, res, tag, "restored", "put back because the registry refused to delete it")
+				}
+			}
+		})
+	}
+}
+
+// sweepWith is sweep with run options and more inputs.
+func (r *repo) sweepWith(o e2e.Options, inputs map[string]string, refused int) e2e.Result {
+	r.t.Helper()
+	in := map[string]string{"repository": r.name, "tags": "pr-*"}
+	for k, v := range inputs {
+		in[k] = v
+	}
+	return r.check(e2e.RunWith(r.t, o, in), refused)
+}
+
+// agrees checks that the outputs and the record file say what the registry
+// did: deleted-tags are exactly the tags gone, kept-tags name every
+// matching tag still there, and nothing is reported left untagged while
+// every manifest present has a tag or was never tagged.
+func agrees(t *testing.T, res e2e.Result, rec report.Record, before, after map[string]string) {
+	t.Helper()
+	var removed, stay []string
+	for tag := range before {
+		if _, ok := after[tag]; !ok {
+			removed = append(removed, tag)
+		} else if strings.HasPrefix(tag, "pr-") {
+			stay = append(stay, tag)
+		}
+	}
+	sort.Strings(removed)
+	sort.Strings(stay)
+	if got := res.Tags(t, "deleted-tags"); !reflect.DeepEqual(got, removed) && !(len(got) == 0 && len(removed) == 0) {
+		t.Errorf("deleted-tags = %v, want the tags gone from the registry %v\n%s", got, removed, res.Log)
+	}
+	if got := e2e.BareTags(t, rec.DeletedTags); !reflect.DeepEqual(got, removed) && !(len(got) == 0 && len(removed) == 0) {
+		t.Errorf("record deleted-tags = %v, want %v", got, removed)
+	}
+	var kept []struct{ Tag string }
+	res.JSON(t, "kept-tags", &kept)
+	var keptTags []string
+	for _, k := range kept {
+		keptTags = append(keptTags, k.Tag)
+	}
+	sort.Strings(keptTags)
+	if !reflect.DeepEqual(keptTags, stay) && !(len(keptTags) == 0 && len(stay) == 0) {
+		t.Errorf("kept-tags = %v, want the matching tags still in the registry %v", keptTags, stay)
+	}
+	for _, rp := range rec.Repositories {
+		if len(rp.LeftUntagged) > 0 {
+			t.Errorf("record left-untagged = %v, but every tag was put back", rp.LeftUntagged)
+		}
+	}
+	if strings.Contains(res.Summary, "Left untagged") {
+		t.Errorf("the summary reports manifests left untagged:\n%s", res.Summary)
 	}
 }

@@ -2,6 +2,7 @@ package ggcrtest
 
 import (
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/regsweep/regsweep/internal/report"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 	"github.com/regsweep/regsweep/internal/testkit/faults"
 )
@@ -84,5 +86,73 @@ func wantDigests(t *testing.T, res e2e.Result, ds ...v1.Descriptor) {
 	slices.Sort(got)
 	if want := digests(ds...); !reflect.DeepEqual(got, want) {
 		t.Errorf("deleted-digests = %v, want %v\n%s", got, want, res.Log)
+	}
+}
+
+// TestRefusalUntagFirst: with the tags of doomed manifests removed first
+// (the untag-first schedule, forced), a refused manifest gets back every
+// tag removed ahead of it, on the same digest, and a refused subject its
+// referrers too; deleted-tags, kept-tags and the record file say what the
+// registry holds, and nothing is reported left untagged.
+func TestRefusalUntagFirst(t *testing.T) {
+	for _, withReferrer := range []bool{false, true} {
+		name := "image"
+		if withReferrer {
+			name = "subject-with-referrer"
+		}
+		t.Run(name, func(t *testing.T) {
+			inj := faults.New(1)
+			repo := start(t, inj.Wrap) + "/app"
+			p := newPusher(t, repo)
+			pr1 := p.image("pr-1", "pr-1")
+			p.image("pr-1b", "pr-1") // a second tag on the refused image
+			kept := []v1.Descriptor{pr1}
+			if withReferrer {
+				kept = append(kept, p.referrer(typeSBOM, pr1))
+			}
+			pr2 := p.image("pr-2", "pr-2")
+			latest := p.image("latest", "main")
+			inj.Add(faults.Refuse(faults.HarborImmutable, "app", pr1.Digest.String()))
+			recPath := filepath.Join(t.TempDir(), "record.json")
+			res := e2e.RunWith(t, e2e.Options{UntagFirstAt: 1}, map[string]string{"repository": repo, "tags": "pr-*", "record": recPath})
+			if res.Code != 0 {
+				t.Fatalf("exit %d, want 0\n%s", res.Code, res.Log)
+			}
+			if res.Outputs["refused-count"] != "1" || res.Outputs["failed-count"] != "0" {
+				t.Errorf("refused-count = %s, failed-count = %s; want 1 and 0\n%s", res.Outputs["refused-count"], res.Outputs["failed-count"], res.Log)
+			}
+			if !strings.Contains(res.Log, "removed ahead of the deletion are put back: pr-1, pr-1b") {
+				t.Errorf("the refusal's warning does not say its tags were put back:\n%s", res.Log)
+			}
+			mustBe(t, repo, []v1.Descriptor{pr2}, append(kept, latest))
+			want := map[string]string{"pr-1": pr1.Digest.String(), "pr-1b": pr1.Digest.String(), "latest": latest.Digest.String()}
+			if got := e2e.State(t, repo); !reflect.DeepEqual(got, want) {
+				t.Errorf("tags after the run = %v, want %v\n%s", got, want, res.Log)
+			}
+			rec := e2e.ReadRecord(t, recPath)
+			for _, got := range [][]string{res.Tags(t, "deleted-tags"), e2e.BareTags(t, rec.DeletedTags)} {
+				if !reflect.DeepEqual(got, []string{"pr-2"}) {
+					t.Errorf("deleted-tags = %v, want [pr-2] (the tags put back are not deleted)", got)
+				}
+			}
+			var keptTags []report.KeptTag
+			res.JSON(t, "kept-tags", &keptTags)
+			var restored []string
+			for _, k := range keptTags {
+				if k.Digest == pr1.Digest.String() && k.Rule == "restored" {
+					restored = append(restored, k.Tag)
+				}
+			}
+			slices.Sort(restored)
+			if !reflect.DeepEqual(restored, []string{"pr-1", "pr-1b"}) || len(keptTags) != 2 {
+				t.Errorf("kept-tags = %+v, want pr-1 and pr-1b, restored", keptTags)
+			}
+			for _, rp := range rec.Repositories {
+				if len(rp.LeftUntagged) > 0 {
+					t.Errorf("record left-untagged = %v, but the tags were put back", rp.LeftUntagged)
+				}
+			}
+			wantDigests(t, res, pr2)
+		})
 	}
 }
