@@ -457,7 +457,7 @@ func (b *builder) assemble(del map[string]bool, why, static, dyn, noSeed map[str
 		maxLevel = max(maxLevel, l)
 	}
 	phases := make([][]Op, maxLevel+2) // [0] untags, [1+level] deletions
-	phases[0] = append(untags, b.untagFirst(pl.Tags, del)...)
+	phases[0] = append(untags, b.untagFirst(pl.Tags, del, levels)...)
 	for _, d := range b.digests {
 		if !del[d] {
 			continue

@@ -70,3 +70,79 @@ func TestUntagFirstSchedule(t *testing.T) {
 		})
 	}
 }
+
+// TestUntagFirstPays: the schedule weighs the reads of doomed tags that
+// removing them first saves against the requests it adds (see
+// untagFirstPays), at the default threshold.
+func TestUntagFirstPays(t *testing.T) {
+	// n deletions in phase, each removing tags tags.
+	many := func(n, phase, tags int) []scheduled {
+		out := make([]scheduled, n)
+		for i := range out {
+			out[i] = scheduled{phase: phase, tags: tags}
+		}
+		return out
+	}
+	at := DefaultUntagFirstAt
+	tests := []struct {
+		name string
+		ds   []scheduled
+		want bool
+	}{
+		{"single-tag images, at the threshold", many(at, 0, 1), true},
+		{"single-tag images, one below", many(at-1, 0, 1), false},
+		{"three tags per image, at the threshold: cost and savings both triple", many(at, 0, 3), true},
+		{"three tags per image, one below", many(at-1, 0, 3), false},
+		// 30 multi-arch images: 30 tagged indexes, then 240 platform
+		// manifests, deleted after them, that read no doomed tag.
+		{"multi-arch: children deleted after the tags went", append(many(30, 0, 1), many(240, 1, 0)...), false},
+		// Signed images: the signatures (tagged .sig) go first, so each
+		// image's tag is read by every signature's DELETE too.
+		{"signed images", append(many(at/2, 0, 1), many(at/2, 1, 1)...), true},
+		{"untagged manifests deleted with a few tagged ones read their tags", append(many(10, 0, 1), many(2*at, 0, 0)...), true},
+		{"untagged manifests only: nothing to remove first", many(2*at, 0, 0), false},
+		{"nothing", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := untagFirstPays(at, tt.ds); got != tt.want {
+				t.Errorf("untagFirstPays = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// Forcing (1) takes it for any deletion that removes a tag.
+	if !untagFirstPays(1, many(1, 0, 1)) {
+		t.Error("UntagFirstAt 1 does not force the schedule on one tagged deletion")
+	}
+}
+
+// TestUntagFirstMultiArch: 100 multi-arch images are 300 deletions, but
+// their platform manifests are deleted after their index, whose DELETE took
+// the tag: each of the 100 tags would be read by 50 DELETEs on average,
+// short of the 75 that pay for its request. The plan keeps one DELETE per
+// manifest, and asks for no probe (the count of deletions alone took the
+// untag-first schedule here).
+func TestUntagFirstMultiArch(t *testing.T) {
+	for _, caps := range []graph.Capabilities{capsOCI3, {DeleteManifest: true}} {
+		f := newFx(caps).img("release", daysAgo(10), "latest")
+		for i := range 100 {
+			f.index(fmt.Sprintf("i%d", i), daysAgo(5), []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)}, fmt.Sprintf("pr-%d", i))
+		}
+		g := f.done()
+		pol := Policy{Include: mustMatcher(t, "pr-*")}
+		p := Build(g, pol, testNow)
+		checkInvariants(t, g, pol, p)
+		n := 0
+		for _, ph := range p.Phases {
+			for _, op := range ph {
+				if op.BeforeDelete {
+					t.Fatalf("untag-first op %v for 100 indexes and their 200 children", op)
+				}
+				n++
+			}
+		}
+		if n != 300 || p.NeedsUntagProbe() {
+			t.Errorf("%d ops (want 300), NeedsUntagProbe %v (want false)", n, p.NeedsUntagProbe())
+		}
+	}
+}
