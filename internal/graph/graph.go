@@ -98,6 +98,10 @@ type Capabilities struct {
 	// KeepsLastTagged: the registry refuses to delete a package's last
 	// tagged version (GitHub Packages: "delete the package instead").
 	KeepsLastTagged bool `json:"keepsLastTagged,omitempty"`
+	// VersionDeletes: a manifest is deleted as a package version, by id
+	// (GitHub Packages), and the deletion reads no tags: removing the
+	// doomed tags first (the plan's untag-first schedule) never pays.
+	VersionDeletes bool `json:"versionDeletes,omitempty"`
 }
 
 // MaxNesting bounds how deep backends read indexes inside indexes; deeper

@@ -36,7 +36,7 @@ func (b *builder) untagFirst(tags []TagDecision, del map[string]bool, levels map
 		at = DefaultUntagFirstAt
 	}
 	c := b.g.Capabilities
-	if at < 0 || !c.DeleteManifest || c.TagsOnly || c.Untag != graph.Yes || len(del) < at {
+	if at < 0 || !c.DeleteManifest || c.TagsOnly || c.VersionDeletes || c.Untag != graph.Yes || len(del) < at {
 		return nil
 	}
 	var ops []Op
@@ -95,7 +95,7 @@ func (p *Plan) wouldUntagFirst(at int) bool {
 	if at == 0 {
 		at = DefaultUntagFirstAt
 	}
-	if at < 0 || !p.Capabilities.DeleteManifest || p.Capabilities.TagsOnly {
+	if at < 0 || !p.Capabilities.DeleteManifest || p.Capabilities.TagsOnly || p.Capabilities.VersionDeletes {
 		return false
 	}
 	var ds []scheduled

@@ -9,12 +9,15 @@ import (
 )
 
 // TestUntagFirstSchedule: the tags of doomed manifests go first exactly when
-// the registry can untag (known), deletes by digest, and the plan deletes at
-// least the threshold; NeedsUntagProbe asks when untag support is unknown.
+// the registry can untag (known), deletes by digest (not versions by id),
+// and the plan deletes at least the threshold; NeedsUntagProbe asks when untag support is unknown.
 func TestUntagFirstSchedule(t *testing.T) {
 	unknown := graph.Capabilities{DeleteManifest: true}
 	no := graph.Capabilities{DeleteManifest: true, Untag: graph.No}
 	tagsOnly := graph.Capabilities{Untag: graph.Yes, TagsOnly: true}
+	// GitHub Packages with ghcr-untag-workaround: it can untag (three
+	// requests a tag), but deletes versions by id, reading no tags.
+	ghWorkaround := graph.Capabilities{DeleteManifest: true, Untag: graph.Yes, ListsDigests: true, VersionDeletes: true}
 	tests := []struct {
 		name    string
 		caps    graph.Capabilities
@@ -32,6 +35,8 @@ func TestUntagFirstSchedule(t *testing.T) {
 		{"untag unknown, small sweep: no probe", unknown, 3, 0, false, false, 3},
 		{"cannot untag (distribution 2.8)", no, DefaultUntagFirstAt, 0, false, false, DefaultUntagFirstAt},
 		{"tags-only registry (Docker Hub)", tagsOnly, DefaultUntagFirstAt, 0, false, false, DefaultUntagFirstAt},
+		{"deletes versions by id (GitHub Packages)", ghWorkaround, DefaultUntagFirstAt, 0, false, false, DefaultUntagFirstAt},
+		{"deletes versions by id, forced", ghWorkaround, 3, 1, false, false, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -229,7 +229,7 @@ func (b *Backend) capabilities() graph.Capabilities {
 	if b.opts.UntagWithPlaceholder {
 		untag = graph.Yes
 	}
-	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false, ListsDigests: true, PushTimes: true, KeepsLastTagged: true}
+	return graph.Capabilities{DeleteManifest: true, Untag: untag, ListUntagged: true, Referrers: false, ListsDigests: true, PushTimes: true, KeepsLastTagged: true, VersionDeletes: true}
 }
 
 // apiRequest sends one authenticated REST request to an absolute URL.
