@@ -309,47 +309,50 @@ type hubTag struct {
 // listTags lists every tag, following `next`.
 func (b *Backend) listTags(ctx context.Context) ([]hubTag, error) {
 	ns, repo := url.PathEscape(b.opts.Namespace), url.PathEscape(b.opts.Repository)
-	pages := httpapi.NewPager(b.endpoint("/v2/namespaces/"+ns+"/repositories/"+repo+"/tags", "page_size=100"), maxPages)
 	var all []hubTag
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
-		}
-		if u == nil {
-			break
-		}
-		resp, err := b.do(ctx, http.MethodGet, u)
-		if err != nil {
-			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			err := b.classify(resp)
-			if errors.Is(err, backend.ErrNotFound) {
-				err = fmt.Errorf("repository not found, or private and the credentials cannot see it: %w", err)
-			}
-			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
-		}
-		raw, err := b.api().ReadBody(resp, maxPageBytes)
-		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
-		if err != nil {
-			return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
-		}
-		var pg struct {
-			Next    *string  `json:"next"`
-			Results []hubTag `json:"results"`
-		}
-		if err := json.Unmarshal(raw, &pg); err != nil {
-			return nil, fmt.Errorf("list tags of %s: decode page %d: %w", b.repository(), pages.Pages(), err)
-		}
-		all = append(all, pg.Results...)
-		if pg.Next != nil && *pg.Next != "" {
-			if err := pages.Follow(*pg.Next); err != nil {
-				return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
-			}
-		}
+	err := httpapi.Walk(ctx, b.listing(b.endpoint("/v2/namespaces/"+ns+"/repositories/"+repo+"/tags", "page_size=100"),
+		"repository not found, or private and the credentials cannot see it"),
+		func(pg *hubPage[hubTag]) (string, error) {
+			all = append(all, pg.Results...)
+			return pg.next(), nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", b.repository(), err)
 	}
 	return all, nil
+}
+
+// listing is one of Hub's listings from first: each page names the next
+// in its body; notFound says what a 404 means there.
+func (b *Backend) listing(first *url.URL, notFound string) httpapi.Listing {
+	return httpapi.Listing{
+		Pages:   httpapi.NewPager(first, maxPages),
+		API:     b.api(),
+		MaxBody: maxPageBytes,
+		Get: func(ctx context.Context, u *url.URL) (*http.Response, error) {
+			return b.do(ctx, http.MethodGet, u)
+		},
+		Fail: func(_ *url.URL, resp *http.Response) error {
+			err := b.classify(resp)
+			if errors.Is(err, backend.ErrNotFound) {
+				err = fmt.Errorf("%s: %w", notFound, err)
+			}
+			return err
+		},
+	}
+}
+
+// hubPage is one page of a Hub listing.
+type hubPage[T any] struct {
+	Next    *string `json:"next"` // null on the last page
+	Results []T     `json:"results"`
+}
+
+func (p *hubPage[T]) next() string {
+	if p.Next == nil {
+		return ""
+	}
+	return *p.Next
 }
 
 // Discover implements backend.Backend.

@@ -2,15 +2,12 @@ package dockerhub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 
-	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/backend/httpapi"
 )
 
@@ -37,63 +34,32 @@ func ListRepositories(ctx context.Context, opts Options) ([]string, error) {
 	return b.listRepositories(ctx)
 }
 
+type hubRepo struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+}
+
 func (b *Backend) listRepositories(ctx context.Context) ([]string, error) {
 	ns := b.opts.Namespace
-	fail := func(err error) error {
-		return fmt.Errorf("list the repositories of docker.io/%s: %w", ns, err)
-	}
-	pages := httpapi.NewPager(b.endpoint("/v2/namespaces/"+url.PathEscape(ns)+"/repositories", "page_size=100"), maxPages)
 	var names []string
 	seen := map[string]bool{}
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, fail(err)
-		}
-		if u == nil {
-			break
-		}
-		resp, err := b.do(ctx, http.MethodGet, u)
-		if err != nil {
-			return nil, fail(err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			err := b.classify(resp)
-			if errors.Is(err, backend.ErrNotFound) {
-				err = fmt.Errorf("namespace not found, or the credentials cannot see it: %w", err)
+	err := httpapi.Walk(ctx, b.listing(b.endpoint("/v2/namespaces/"+url.PathEscape(ns)+"/repositories", "page_size=100"),
+		"namespace not found, or the credentials cannot see it"),
+		func(pg *hubPage[hubRepo]) (string, error) {
+			for _, r := range pg.Results {
+				if r.Namespace != "" && !strings.EqualFold(r.Namespace, ns) {
+					continue // not this namespace's: never swept by a wildcard on it
+				}
+				if !hubRepoRe.MatchString(r.Name) || len(r.Name) > 255 || seen[r.Name] {
+					continue
+				}
+				seen[r.Name] = true
+				names = append(names, r.Name)
 			}
-			return nil, fail(err)
-		}
-		raw, err := b.api().ReadBody(resp, maxPageBytes)
-		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
-		if err != nil {
-			return nil, fail(err)
-		}
-		var pg struct {
-			Next    *string `json:"next"`
-			Results []struct {
-				Name      string `json:"name"`
-				Namespace string `json:"namespace"`
-			} `json:"results"`
-		}
-		if err := json.Unmarshal(raw, &pg); err != nil {
-			return nil, fail(fmt.Errorf("decode page %d: %w", pages.Pages(), err))
-		}
-		for _, r := range pg.Results {
-			if r.Namespace != "" && !strings.EqualFold(r.Namespace, ns) {
-				continue // not this namespace's: never swept by a wildcard on it
-			}
-			if !hubRepoRe.MatchString(r.Name) || len(r.Name) > 255 || seen[r.Name] {
-				continue
-			}
-			seen[r.Name] = true
-			names = append(names, r.Name)
-		}
-		if pg.Next != nil && *pg.Next != "" {
-			if err := pages.Follow(*pg.Next); err != nil {
-				return nil, fail(err)
-			}
-		}
+			return pg.next(), nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list the repositories of docker.io/%s: %w", ns, err)
 	}
 	return names, nil
 }

@@ -352,37 +352,14 @@ type apiVersion struct {
 
 // listVersions lists every active version, following Link rel="next".
 func (b *Backend) listVersions(ctx context.Context) ([]apiVersion, error) {
-	pages := httpapi.NewPager(b.apiURL(b.pkgPath+"/versions", "per_page=100&state=active"), maxPages)
 	var all []apiVersion
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
-		}
-		if u == nil {
-			break
-		}
-		resp, err := b.apiRequest(ctx, http.MethodGet, u)
-		if err != nil {
-			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), b.classify(resp))
-		}
-		link := resp.Header.Get("Link")
-		body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
-		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
-		if err != nil {
-			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
-		}
-		var vs []apiVersion
-		if err := json.Unmarshal(body, &vs); err != nil {
-			return nil, fmt.Errorf("list versions of %s: decode page %d: %w", b.repository(), pages.Pages(), err)
-		}
-		all = append(all, vs...)
-		if _, err := pages.Link(link); err != nil {
-			return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
-		}
+	err := httpapi.Walk(ctx, b.listing(b.apiURL(b.pkgPath+"/versions", "per_page=100&state=active")),
+		func(vs *[]apiVersion) (string, error) {
+			all = append(all, *vs...)
+			return "", nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list versions of %s: %w", b.repository(), err)
 	}
 	b.mu.Lock()
 	b.ids = make(map[string]string, len(all))

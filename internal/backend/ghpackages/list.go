@@ -2,7 +2,6 @@ package ghpackages
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,56 +44,48 @@ func ListPackages(ctx context.Context, opts Options) ([]string, error) {
 // listPackages reads every page of one owner's package list; sized, if
 // set, is told each package's version count.
 func (b *Backend) listPackages(ctx context.Context, path string, sized func(name string, versions int)) ([]string, error) {
-	pages := httpapi.NewPager(b.apiURL(path, "package_type=container&per_page=100"), maxPages)
 	var names []string
 	seen := map[string]bool{}
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, err
-		}
-		if u == nil {
-			break
-		}
-		resp, err := b.apiRequest(ctx, http.MethodGet, u)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, b.classify(resp)
-		}
-		link := resp.Header.Get("Link")
-		body, err := api(b.opts.Token).ReadBody(resp, maxPageBytes)
-		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
-		if err != nil {
-			return nil, err
-		}
-		var pkgs []struct {
+	err := httpapi.Walk(ctx, b.listing(b.apiURL(path, "package_type=container&per_page=100")),
+		func(pkgs *[]struct {
 			Name         string `json:"name"`
 			PackageType  string `json:"package_type"`
 			VersionCount int    `json:"version_count"`
-		}
-		if err := json.Unmarshal(body, &pkgs); err != nil {
-			return nil, fmt.Errorf("decode page %d: %w", pages.Pages(), err)
-		}
-		for _, p := range pkgs {
-			if p.PackageType != "" && p.PackageType != "container" {
-				continue
+		}) (string, error) {
+			for _, p := range *pkgs {
+				if p.PackageType != "" && p.PackageType != "container" {
+					continue
+				}
+				if !validPackageName(p.Name) || seen[p.Name] {
+					continue
+				}
+				seen[p.Name] = true
+				names = append(names, p.Name)
+				if sized != nil && p.VersionCount > 0 {
+					sized(p.Name, p.VersionCount)
+				}
 			}
-			if !validPackageName(p.Name) || seen[p.Name] {
-				continue
-			}
-			seen[p.Name] = true
-			names = append(names, p.Name)
-			if sized != nil && p.VersionCount > 0 {
-				sized(p.Name, p.VersionCount)
-			}
-		}
-		if _, err := pages.Link(link); err != nil {
-			return nil, err
-		}
+			return "", nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	return names, nil
+}
+
+// listing is one of the REST API's listings from first, paginated by Link
+// rel="next".
+func (b *Backend) listing(first *url.URL) httpapi.Listing {
+	return httpapi.Listing{
+		Pages:      httpapi.NewPager(first, maxPages),
+		API:        api(b.opts.Token),
+		MaxBody:    maxPageBytes,
+		LinkHeader: true,
+		Get: func(ctx context.Context, u *url.URL) (*http.Response, error) {
+			return b.apiRequest(ctx, http.MethodGet, u)
+		},
+		Fail: func(_ *url.URL, resp *http.Response) error { return b.classify(resp) },
+	}
 }
 
 // validPackageName keeps a hostile listing from naming something that is

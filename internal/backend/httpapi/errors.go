@@ -35,10 +35,15 @@ func (a API) url(req *http.Request) (method, u string) {
 	if req == nil || req.URL == nil {
 		return "", ""
 	}
+	return req.Method, a.name(req.URL)
+}
+
+// name is how u is named in errors.
+func (a API) name(u *url.URL) string {
 	if a.URL != nil {
-		return req.Method, a.URL(req.URL)
+		return a.URL(u)
 	}
-	return req.Method, transport.RedactURL(req.URL)
+	return transport.RedactURL(u)
 }
 
 // errorBody is every shape of error body the families send: the OCI

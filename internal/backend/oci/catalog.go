@@ -2,7 +2,6 @@ package oci
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -106,19 +105,13 @@ func (c *catalog) list(ctx context.Context, u *url.URL) ([]string, error) {
 	listed, invalid := 0, 0
 	pages := httpapi.NewPager(u, c.max/10+10)
 	retriedN := false
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
-		}
-		if u == nil {
-			break
-		}
-		resp, err := c.get(ctx, u)
-		if err != nil {
-			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
-		}
-		if resp.StatusCode != http.StatusOK {
+	err := httpapi.Walk(ctx, httpapi.Listing{
+		Pages:      pages,
+		API:        api(),
+		MaxBody:    maxListBody,
+		LinkHeader: true,
+		Get:        c.get,
+		Fail: func(u *url.URL, resp *http.Response) error {
 			he := api().Error(resp)
 			if he.StatusCode == http.StatusBadRequest && he.Code == "PAGINATION_NUMBER_INVALID" && pages.Pages() == 1 && !retriedN {
 				// distribution refuses n above its catalog.maxentries
@@ -127,22 +120,13 @@ func (c *catalog) list(ctx context.Context, u *url.URL) ([]string, error) {
 				q := u.Query()
 				q.Del("n")
 				pages.Jump(&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawQuery: q.Encode()})
-				continue
+				return nil
 			}
-			return nil, fmt.Errorf("list repositories of %s: %w", c.host, catalogError(he))
-		}
-		link := resp.Header.Get("Link")
-		body, err := api().ReadBody(resp, maxListBody)
-		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
-		if err != nil {
-			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
-		}
-		var cl struct {
-			Repositories []string `json:"repositories"`
-		}
-		if err := json.Unmarshal(body, &cl); err != nil {
-			return nil, fmt.Errorf("list repositories of %s: %s: bad JSON: %w", c.host, sanitizeURL(u), err)
-		}
+			return catalogError(he)
+		},
+	}, func(cl *struct {
+		Repositories []string `json:"repositories"`
+	}) (string, error) {
 		for _, r := range cl.Repositories {
 			if seen[r] {
 				continue
@@ -158,11 +142,12 @@ func (c *catalog) list(ctx context.Context, u *url.URL) ([]string, error) {
 			}
 		}
 		if listed > c.max {
-			return nil, fmt.Errorf("list repositories of %s: more than %d repositories; refusing to go on", c.host, c.max)
+			return "", fmt.Errorf("more than %d repositories; refusing to go on", c.max)
 		}
-		if _, err := pages.Link(link); err != nil {
-			return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
-		}
+		return "", nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list repositories of %s: %w", c.host, err)
 	}
 	if invalid > 0 {
 		c.logf("%s: the catalog listed %d names that are not valid repository names; left out", c.host, invalid)

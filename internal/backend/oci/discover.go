@@ -34,40 +34,19 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 	seen := map[string]bool{}
 	// Enough pages for MaxTags at the smallest page a registry may choose,
 	// plus slack; a registry sending endless pages stops here.
-	pages := httpapi.NewPager(b.url("tags/list?n="+strconv.Itoa(pageSize)), b.opts.MaxTags/10+10)
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, nil, fmt.Errorf("list tags of %s: %w", b.repo.Name(), err)
+	l := b.listing(b.url("tags/list?n="+strconv.Itoa(pageSize)), b.opts.MaxTags/10+10, maxListBody, "application/json")
+	l.Fail = func(_ *url.URL, resp *http.Response) error {
+		he := api().Error(resp)
+		if he.StatusCode == http.StatusNotFound {
+			// NAME_UNKNOWN: the repository does not exist. The callers
+			// decide: an error before the run, empty once it started.
+			return fmt.Errorf("%w: %w", backend.ErrRepositoryNotFound, he)
 		}
-		if u == nil {
-			return tags, invalid, nil
-		}
-		resp, err := b.do(ctx, http.MethodGet, u, "application/json")
-		if err != nil {
-			return nil, nil, fmt.Errorf("list tags: %w", err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			he := api().Error(resp)
-			if he.StatusCode == http.StatusNotFound {
-				// NAME_UNKNOWN: the repository does not exist. The callers
-				// decide: an error before the run, empty once it started.
-				return nil, nil, fmt.Errorf("%w: %w", backend.ErrRepositoryNotFound, he)
-			}
-			return nil, nil, classify("list tags", he)
-		}
-		link := resp.Header.Get("Link")
-		body, err := api().ReadBody(resp, maxListBody)
-		_ = resp.Body.Close() // closed by ReadBody; said here for bodyclose
-		if err != nil {
-			return nil, nil, err
-		}
-		var tl struct {
-			Tags []string `json:"tags"`
-		}
-		if err := json.Unmarshal(body, &tl); err != nil {
-			return nil, nil, fmt.Errorf("list tags: %s: bad JSON: %w", sanitizeURL(u), err)
-		}
+		return httpapi.Classify(he, httpapi.Hints{})
+	}
+	err = httpapi.Walk(ctx, l, func(tl *struct {
+		Tags []string `json:"tags"`
+	}) (string, error) {
 		added := 0
 		for _, t := range tl.Tags {
 			if seen[t] {
@@ -82,20 +61,36 @@ func (b *Backend) listTags(ctx context.Context) (tags, invalid []string, err err
 			tags = append(tags, t)
 		}
 		if len(tags)+len(invalid) > b.opts.MaxTags {
-			return nil, nil, fmt.Errorf("list tags of %s: more than %d tags; refusing to go on", b.repo.Name(), b.opts.MaxTags)
+			return "", fmt.Errorf("more than %d tags; refusing to go on", b.opts.MaxTags)
 		}
-		more, err := pages.Link(link)
-		if err != nil {
-			return nil, nil, fmt.Errorf("list tags: %w", err)
-		}
-		if !more && len(tl.Tags) == pageSize && added > 0 {
+		if len(tl.Tags) == pageSize && added > 0 {
 			// A full page (exactly n: distribution 2.8 ignores n and
-			// sends everything, more than n, in one answer) and no Link:
-			// go-containerregistry's registry cuts the list at n without
-			// saying there is more. Ask for what follows the last tag (the
-			// spec's `last`); a page with nothing new ends the listing.
-			pages.Jump(b.url("tags/list?n=" + strconv.Itoa(pageSize) + "&last=" + url.QueryEscape(tl.Tags[len(tl.Tags)-1])))
+			// sends everything, more than n, in one answer) and, if the
+			// page has no Link, go-containerregistry's registry cut the
+			// list at n without saying there is more. Ask for what
+			// follows the last tag (the spec's `last`); a page with
+			// nothing new ends the listing.
+			return b.url("tags/list?n=" + strconv.Itoa(pageSize) + "&last=" + url.QueryEscape(tl.Tags[len(tl.Tags)-1])).String(), nil
 		}
+		return "", nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tags of %s: %w", b.repo.Name(), err)
+	}
+	return tags, invalid, nil
+}
+
+// listing is one of the OCI API's listings from first, paginated by Link
+// rel="next"; Fail is the caller's.
+func (b *Backend) listing(first *url.URL, maxPages int, maxBody int64, accept string) httpapi.Listing {
+	return httpapi.Listing{
+		Pages:      httpapi.NewPager(first, maxPages),
+		API:        api(),
+		MaxBody:    maxBody,
+		LinkHeader: true,
+		Get: func(ctx context.Context, u *url.URL) (*http.Response, error) {
+			return b.do(ctx, http.MethodGet, u, accept)
+		},
 	}
 }
 
@@ -902,44 +897,27 @@ func (d *discovery) referrersOf(ctx context.Context, subjects []string) ([]strin
 // referrers lists the referrers of one subject, following pagination.
 func (b *Backend) referrers(ctx context.Context, subject string) ([]descriptor, error) {
 	var out []descriptor
-	pages := httpapi.NewPager(b.url("referrers/"+subject), maxReferrerPages)
-	for {
-		u, err := pages.Next()
-		if err != nil {
-			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
-		}
-		if u == nil {
-			return out, nil
-		}
-		resp, err := b.do(ctx, http.MethodGet, u, string(types.OCIImageIndex))
-		if err != nil {
-			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
-		}
+	l := b.listing(b.url("referrers/"+subject), maxReferrerPages, maxManifestBody, string(types.OCIImageIndex))
+	l.Fail = func(_ *url.URL, resp *http.Response) error {
 		if resp.StatusCode == http.StatusNotFound {
+			// No referrers API, or no referrers: what was listed is all.
 			resp.Body.Close()
-			return out, nil
+			return nil
 		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, classify("referrers of "+subject, api().Error(resp))
-		}
-		link := resp.Header.Get("Link")
-		body, err := api().ReadBody(resp, maxManifestBody)
-		if err != nil {
-			return nil, err
-		}
-		var doc manifestDoc
-		if err := json.Unmarshal(body, &doc); err != nil {
-			return nil, fmt.Errorf("referrers of %s: bad JSON: %w", subject, err)
-		}
+		return httpapi.Classify(api().Error(resp), httpapi.Hints{})
+	}
+	err := httpapi.Walk(ctx, l, func(doc *manifestDoc) (string, error) {
 		for _, r := range doc.Manifests {
 			if ValidDigest(r.Digest) {
 				out = append(out, r)
 			}
 		}
-		if _, err := pages.Link(link); err != nil {
-			return nil, fmt.Errorf("referrers of %s: %w", subject, err)
-		}
+		return "", nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", subject, err)
 	}
+	return out, nil
 }
 
 // ListTags implements backend.Backend: the names only, as a tag's digest
