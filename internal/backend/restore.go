@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/regsweep/regsweep/internal/graph"
 )
@@ -27,4 +28,25 @@ type Restorer interface {
 	SaveManifest(ctx context.Context, m *graph.Manifest) (Saved, error)
 	// RestoreManifest pushes s again by digest, then under each tag.
 	RestoreManifest(ctx context.Context, s Saved, tags []string) error
+}
+
+// SavedAs is m's content body, read from the registry that served it as
+// mediaType; a registry naming no media type leaves the one discovery
+// recorded.
+func SavedAs(m *graph.Manifest, mediaType string, body []byte) Saved {
+	if mediaType == "" {
+		mediaType = m.MediaType
+	}
+	return Saved{Digest: m.Digest, MediaType: mediaType, Body: body}
+}
+
+// PutBack pushes s again with put, by digest first and then under each
+// tag: a registry tags only what it holds.
+func PutBack(s Saved, tags []string, put func(ref string) error) error {
+	for _, ref := range append([]string{s.Digest}, tags...) {
+		if err := put(ref); err != nil {
+			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, err)
+		}
+	}
+	return nil
 }

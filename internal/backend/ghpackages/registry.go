@@ -372,15 +372,23 @@ func (r *registry) pushPlaceholder(ctx context.Context, tag string) (string, err
 	}
 	ms := sha256.Sum256(body)
 	digest := "sha256:" + hex.EncodeToString(ms[:])
-	resp, err := r.do(ctx, http.MethodPut, r.url("/manifests/"+url.PathEscape(tag)), http.Header{"Content-Type": {mediaOCIManifest}}, body, true)
-	if err != nil {
+	if err := r.putManifest(ctx, tag, mediaOCIManifest, body); err != nil {
 		return "", fmt.Errorf("push placeholder: %w", err)
+	}
+	return digest, nil
+}
+
+// putManifest pushes body as the manifest ref (a digest or a tag).
+func (r *registry) putManifest(ctx context.Context, ref, mediaType string, body []byte) error {
+	resp, err := r.do(ctx, http.MethodPut, r.url("/manifests/"+url.PathEscape(ref)), http.Header{"Content-Type": {mediaType}}, body, true)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("push placeholder: %w", api(r.token).Error(resp))
+		return api(r.token).Error(resp)
 	}
-	return digest, nil
+	return nil
 }
 
 func (r *registry) ensureBlob(ctx context.Context, digest string, data []byte) error {

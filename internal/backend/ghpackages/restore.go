@@ -3,8 +3,6 @@ package ghpackages
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/graph"
@@ -24,11 +22,7 @@ func (b *Backend) SaveManifest(ctx context.Context, m *graph.Manifest) (backend.
 	case res.mismatch:
 		return backend.Saved{}, fmt.Errorf("save %s before deleting it: the registry served content with another digest", m.Digest)
 	}
-	mt := res.mediaType
-	if mt == "" {
-		mt = m.MediaType
-	}
-	return backend.Saved{Digest: m.Digest, MediaType: mt, Body: res.raw}, nil
+	return backend.SavedAs(m, res.mediaType, res.raw), nil
 }
 
 // RestoreManifest implements backend.Restorer: the manifest is pushed
@@ -36,17 +30,7 @@ func (b *Backend) SaveManifest(ctx context.Context, m *graph.Manifest) (backend.
 // makes it a new package version with the same digest, and adds the tags
 // of a push of the same content to that version.
 func (b *Backend) RestoreManifest(ctx context.Context, s backend.Saved, tags []string) error {
-	for _, ref := range append([]string{s.Digest}, tags...) {
-		resp, err := b.reg.do(ctx, http.MethodPut, b.reg.url("/manifests/"+url.PathEscape(ref)), http.Header{"Content-Type": {s.MediaType}}, s.Body, true)
-		if err != nil {
-			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, b.scrub(err))
-		}
-		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-			herr := api(b.reg.token).Error(resp)
-			_ = resp.Body.Close()
-			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, herr)
-		}
-		_ = resp.Body.Close()
-	}
-	return nil
+	return backend.PutBack(s, tags, func(ref string) error {
+		return b.scrub(b.reg.putManifest(ctx, ref, s.MediaType, s.Body))
+	})
 }

@@ -22,11 +22,7 @@ func (b *Backend) SaveManifest(ctx context.Context, m *graph.Manifest) (backend.
 	if err != nil {
 		return backend.Saved{}, fmt.Errorf("save %s before deleting it: %w", m.Digest, err)
 	}
-	mt := r.mediaType
-	if mt == "" {
-		mt = m.MediaType
-	}
-	return backend.Saved{Digest: m.Digest, MediaType: mt, Body: r.body}, nil
+	return backend.SavedAs(m, r.mediaType, r.body), nil
 }
 
 // RestoreManifest implements backend.Restorer: PUT by digest, then by each
@@ -36,15 +32,12 @@ func (b *Backend) RestoreManifest(ctx context.Context, s backend.Saved, tags []s
 	if !ValidDigest(s.Digest) {
 		return fmt.Errorf("restore %q: not a valid digest", httpapi.Clip(s.Digest))
 	}
-	for _, ref := range append([]string{s.Digest}, tags...) {
-		if ref != s.Digest && !ValidTag(ref) {
-			return fmt.Errorf("restore %s: %q is not a valid tag", s.Digest, httpapi.Clip(ref))
-		}
-		if err := b.putManifest(ctx, ref, s); err != nil {
-			return fmt.Errorf("restore %s as %s: %w", s.Digest, ref, err)
+	for _, t := range tags {
+		if !ValidTag(t) {
+			return fmt.Errorf("restore %s: %q is not a valid tag", s.Digest, httpapi.Clip(t))
 		}
 	}
-	return nil
+	return backend.PutBack(s, tags, func(ref string) error { return b.putManifest(ctx, ref, s) })
 }
 
 func (b *Backend) putManifest(ctx context.Context, ref string, s backend.Saved) error {
