@@ -119,10 +119,10 @@ func Merge(exp *shard.Expansion, recs []ShardRecord, version string) (*Record, [
 		}
 		for _, r := range ms.Missing {
 			out.Repositories = append(out.Repositories, RepoRecord{
-				Repository: r, Status: StatusFailed, FailedCount: 1,
-				Error:   "no record: " + why,
-				Hint:    "Rerun " + ms.Shard + " (the same expansion gives it the same repositories), then merge again.",
-				Deleted: []DeletedManifest{}, RemovedTags: []string{}, UntaggedTags: []string{}, Kept: []KeptTag{},
+				RepoHead:    RepoHead{Repository: r, Status: StatusFailed, Error: "no record: " + why},
+				FailedCount: 1,
+				Hint:        "Rerun " + ms.Shard + " (the same expansion gives it the same repositories), then merge again.",
+				Deleted:     []DeletedManifest{}, RemovedTags: []string{}, UntaggedTags: []string{}, Kept: []KeptTag{},
 				Failed: []OpRecord{}, LeftUntagged: []string{}, Skipped: []OpRecord{}, NotAttempted: []OpRecord{}, Warnings: []string{},
 			})
 		}

@@ -40,10 +40,7 @@ type PlanFile struct {
 
 // PlanRepo is one repository's plan.
 type PlanRepo struct {
-	Repository    string   `json:"repository"`
-	Backend       string   `json:"backend,omitempty"`
-	Status        string   `json:"status"`
-	Error         string   `json:"error,omitempty"`
+	RepoHead
 	DeleteCount   int      `json:"delete-count"`
 	DeferredCount int      `json:"deferred-count"`
 	Ranking       string   `json:"ranking,omitempty"`
@@ -101,35 +98,18 @@ func NewPlanFile(r *Report, maxDeletions int, mode string) *PlanFile {
 	}
 	for i := range r.Repositories {
 		rp := &r.Repositories[i]
-		pr := PlanRepo{Repository: rp.Name, Backend: rp.Backend, IgnoredTags: []string{}, Warnings: nonNil(rp.Warnings), Tags: []PlanTag{}, Manifests: []PlanManifest{}}
+		status := PlanPlanned
 		switch {
 		case rp.NotStarted:
-			pr.Status = PlanNotStarted
+			status = PlanNotStarted
 		case rp.Plan == nil || rp.Err != nil:
-			pr.Status = PlanFailed
+			status = PlanFailed
 		case rp.Held != nil:
-			pr.Status = PlanHeld
-		default:
-			pr.Status = PlanPlanned
+			status = PlanHeld
 		}
-		switch {
-		case rp.Err != nil:
-			pr.Error = rp.Err.Error()
-		case rp.Held != nil:
-			pr.Error = rp.Held.Error()
-		}
+		pr := PlanRepo{RepoHead: rp.head(status), IgnoredTags: []string{}, Warnings: nonNil(rp.warnings()), Tags: []PlanTag{}, Manifests: []PlanManifest{}}
 		if p := rp.Plan; p != nil {
-			if pr.Repository == "" {
-				pr.Repository = p.Repository
-			}
-			if pr.Backend == "" {
-				pr.Backend = p.Backend
-			}
 			pr.Ranking, pr.IgnoredTags = p.Ranking, nonNil(p.IgnoredTags)
-			pr.Warnings = dedupe(append(pr.Warnings, p.Warnings...))
-			if pr.Warnings == nil {
-				pr.Warnings = []string{}
-			}
 			for _, t := range p.Tags {
 				pr.Tags = append(pr.Tags, PlanTag{Tag: t.Tag, Digest: t.Digest, Matched: t.Matched, Action: string(t.Action), Rule: string(t.Rule), Reason: t.Reason,
 					PolicyRule: PolicyRule{t.RuleIndex, t.RuleName}})

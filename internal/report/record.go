@@ -63,11 +63,8 @@ const (
 
 // RepoRecord is everything that happened to one repository.
 type RepoRecord struct {
-	Repository string `json:"repository"`
-	Backend    string `json:"backend,omitempty"`
-	Status     string `json:"status"`
-	Error      string `json:"error,omitempty"`
-	Hint       string `json:"hint,omitempty"`
+	RepoHead
+	Hint string `json:"hint,omitempty"`
 
 	DeletedCount      int `json:"deleted-count"`
 	AlreadyGoneCount  int `json:"already-gone-count"`
@@ -128,7 +125,7 @@ func Build(r *Report) *Record {
 		removed := slices.Clone(s.RemovedTags)
 		slices.Sort(removed) // a list a person reads, and a stable one for scripts
 		rr := RepoRecord{
-			Repository: s.Name, Backend: s.Backend, Status: status(rp, s),
+			RepoHead:     rp.head(status(rp, s)),
 			DeletedCount: s.DeletedCount, AlreadyGoneCount: s.AlreadyGone, RemovedTagCount: len(s.RemovedTags),
 			KeptCount: len(s.Kept), FailedCount: s.FailedCount, RefusedCount: s.RefusedCount,
 			NotAttemptedCount: len(s.NotAttempted), SkippedCount: len(s.Skipped), DeferredCount: s.Deferred,
@@ -137,7 +134,6 @@ func Build(r *Report) *Record {
 			Warnings: nonNil(s.Warnings), LeftUntagged: nonNil(s.LeftUntagged),
 		}
 		if rp.Err != nil {
-			rr.Error = rp.Err.Error()
 			rr.Hint = hint(rp.Err, rp.Hints)
 			if rp.NotStarted {
 				rr.NotAttemptedCount++
@@ -145,10 +141,7 @@ func Build(r *Report) *Record {
 				rr.FailedCount++
 			}
 		} else if s.Stopped != nil {
-			rr.Error = s.Stopped.Error()
 			rr.Hint = hint(s.Stopped, rp.Hints)
-		} else if rp.Held != nil {
-			rr.Error = rp.Held.Error()
 		}
 		for _, d := range s.Deleted {
 			kind := string(d.Kind)

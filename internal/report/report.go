@@ -134,12 +134,9 @@ func records(rp *Repository) ([]apply.Record, string) {
 }
 
 func summarize(rp *Repository) summary {
-	s := summary{Name: rp.Name, Backend: rp.Backend, Caps: rp.Capabilities, Err: rp.Err}
-	if s.Name == "" && rp.Plan != nil {
-		s.Name = rp.Plan.Repository
-	}
-	if s.Backend == "" && rp.Plan != nil {
-		s.Backend = rp.Plan.Backend
+	h := rp.head("")
+	s := summary{Name: h.Repository, Backend: h.Backend, Caps: rp.Capabilities, Err: rp.Err}
+	if rp.Backend == "" && rp.Plan != nil {
 		s.Caps = rp.Plan.Capabilities
 	}
 	if rp.Plan != nil {
@@ -149,7 +146,7 @@ func summarize(rp *Repository) summary {
 		s.Stopped = rp.Result.Stopped
 		s.LeftUntagged = rp.Result.LeftUntagged
 	}
-	s.Warnings = dedupe(append(append([]string(nil), rp.Warnings...), planWarnings(rp.Plan)...))
+	s.Warnings = rp.warnings()
 
 	recs, notRun := records(rp)
 	s.NotRunReason = notRun
@@ -275,11 +272,13 @@ func opTags(rec apply.Record, manDec map[string]plan.ManifestDecision) []string 
 	return manDec[rec.Op.Digest].Tags
 }
 
-func planWarnings(p *plan.Plan) []string {
-	if p == nil {
-		return nil
+// warnings are rp's discovery and plan warnings, each once.
+func (rp *Repository) warnings() []string {
+	w := slices.Clone(rp.Warnings)
+	if rp.Plan != nil {
+		w = append(w, rp.Plan.Warnings...)
 	}
-	return p.Warnings
+	return dedupe(w)
 }
 
 func dedupe(in []string) []string {
@@ -292,4 +291,38 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// RepoHead opens a repository's entry in the record and in the plan file
+// alike.
+type RepoHead struct {
+	Repository string `json:"repository"`
+	Backend    string `json:"backend,omitempty"`
+	Status     string `json:"status"`
+	// Error is what failed, stopped or held the repository.
+	Error string `json:"error,omitempty"`
+}
+
+// head is rp's RepoHead with status: the name and backend the run gave it,
+// else its plan's, and the error that failed it, else the one that
+// stopped its apply, else the one that held its plan.
+func (rp *Repository) head(status string) RepoHead {
+	h := RepoHead{Repository: rp.Name, Backend: rp.Backend, Status: status}
+	if p := rp.Plan; p != nil {
+		if h.Repository == "" {
+			h.Repository = p.Repository
+		}
+		if h.Backend == "" {
+			h.Backend = p.Backend
+		}
+	}
+	switch {
+	case rp.Err != nil:
+		h.Error = rp.Err.Error()
+	case rp.Result != nil && rp.Result.Stopped != nil:
+		h.Error = rp.Result.Stopped.Error()
+	case rp.Held != nil:
+		h.Error = rp.Held.Error()
+	}
+	return h
 }
