@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 )
 
 func envMap(m map[string]string) func(string) string {
@@ -158,7 +160,7 @@ func TestGitHubOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ParseGitHubEnvFile(data)
+	got, err := ciparse.GitHubEnvFile(data)
 	if err != nil {
 		t.Fatalf("parse: %v\n%s", err, data)
 	}
@@ -218,7 +220,7 @@ func FuzzGitHubOutput(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ParseGitHubEnvFile(data)
+		got, err := ciparse.GitHubEnvFile(data)
 		if err != nil {
 			t.Fatalf("runner would fail: %v\n%q", err, data)
 		}
@@ -326,7 +328,7 @@ func TestGitLabDotenv(t *testing.T) {
 	if n := strings.Count(string(data), "\n"); n != 4 {
 		t.Errorf("dotenv has %d lines, want 4:\n%s", n, data)
 	}
-	got, err := ParseDotenv(data)
+	got, err := ciparse.Dotenv(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +354,7 @@ func FuzzDotenvValue(f *testing.F) {
 		if strings.Count(string(data), "\n") != 1 || strings.ContainsRune(string(data), '\r') {
 			t.Fatalf("value %q broke the one-line rule: %q", v, data)
 		}
-		got, err := ParseDotenv(data)
+		got, err := ciparse.Dotenv(data)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("parse %q: %v %q", data, err, got)
 		}
@@ -389,7 +391,7 @@ func TestWoodpeckerOutputs(t *testing.T) {
 		parse func([]byte) (map[string]string, error)
 		want  map[string]string
 	}{
-		{"out.env", ParseDotenv, map[string]string{"REGSWEEP_OUT_DELETED_COUNT": "2", "REGSWEEP_OUT_DELETED_TAGS": "a,b"}},
+		{"out.env", ciparse.Dotenv, map[string]string{"REGSWEEP_OUT_DELETED_COUNT": "2", "REGSWEEP_OUT_DELETED_TAGS": "a,b"}},
 		{"out.json", parseJSON, map[string]string{"deleted-count": "2", "deleted-tags": "a\nb"}},
 	}
 	for _, tt := range tests {

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
@@ -213,7 +213,7 @@ func TestContainerAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, err := ci.ParseGitHubEnvFile(rawOut)
+	outs, err := ciparse.GitHubEnvFile(rawOut)
 	if err != nil {
 		t.Fatalf("GITHUB_OUTPUT does not parse: %v\n%s", err, rawOut)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gkampitakis/go-snaps/snaps"
 
-	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
@@ -81,7 +81,7 @@ func runGitHubIn(t *testing.T, dir string, inputs map[string]string) ghRun {
 			t.Errorf("%s written: %q", f, out.Files[f])
 		}
 	}
-	outs, err := ci.ParseGitHubEnvFile([]byte(out.Files["GITHUB_OUTPUT"]))
+	outs, err := ciparse.GitHubEnvFile([]byte(out.Files["GITHUB_OUTPUT"]))
 	if err != nil {
 		t.Fatalf("GITHUB_OUTPUT does not parse as the runner reads it: %v\n%s", err, out.Files["GITHUB_OUTPUT"])
 	}
@@ -230,7 +230,7 @@ func TestGitHubRunStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs, err := ci.ParseGitHubEnvFile(b)
+	outs, err := ciparse.GitHubEnvFile(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/gkampitakis/go-snaps/snaps"
 	"gopkg.in/yaml.v3"
 
-	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
@@ -56,7 +56,7 @@ func runGitLab(t *testing.T, env map[string]string, dotenvPath, summaryPath stri
 		t.Fatalf("dotenv report: %v\n%s", err, res.Log())
 	}
 	out.DotenvText = string(b)
-	if out.Dotenv, err = ci.ParseDotenv(b); err != nil {
+	if out.Dotenv, err = ciparse.Dotenv(b); err != nil {
 		t.Fatalf("dotenv report does not parse: %v\n%s", err, b)
 	}
 	for k, v := range out.Dotenv {
@@ -322,7 +322,7 @@ func TestGitLabTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d, err := ci.ParseDotenv(b)
+			d, err := ciparse.Dotenv(b)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsweep/regsweep/internal/app"
-	"github.com/regsweep/regsweep/internal/ci"
 	"github.com/regsweep/regsweep/internal/report"
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
 	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
@@ -203,7 +203,7 @@ func TestGitLabDotenvAt500(t *testing.T) {
 	if len(data) > 5120 {
 		t.Errorf("dotenv report is %d bytes, GitLab accepts at most 5,120", len(data))
 	}
-	d, err := ci.ParseDotenv(data)
+	d, err := ciparse.Dotenv(data)
 	if err != nil {
 		t.Fatal(err)
 	}

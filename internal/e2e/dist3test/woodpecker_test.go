@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/regsweep/regsweep/internal/ci"
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 	"github.com/regsweep/regsweep/internal/testkit/e2e"
 )
 
@@ -229,7 +229,7 @@ func TestPluginDotenvOutputFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ci.ParseDotenv(b)
+	d, err := ciparse.Dotenv(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/regsweep/regsweep/internal/ci"
 	"github.com/regsweep/regsweep/internal/report"
+	"github.com/regsweep/regsweep/internal/testkit/ciparse"
 )
 
 // Image names the tests build; act looks a local `uses: ./` action up as
@@ -586,7 +586,7 @@ func gitlabJob(t *testing.T, tl tools) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dotenv, err := ci.ParseDotenv(raw)
+	dotenv, err := ciparse.Dotenv(raw)
 	if err != nil {
 		t.Fatalf("the dotenv report does not parse: %v\n%s", err, raw)
 	}
