@@ -159,6 +159,12 @@ func (g *Graph) Manifest(digest string) *Manifest {
 	return m
 }
 
+// Refer makes m a referrer of subject. The spec keeps a referrer in its
+// subject's repository: this graph's.
+func (g *Graph) Refer(m *Manifest, subject string) {
+	m.Kind, m.Subject, m.SubjectRepository = KindReferrer, subject, g.Repository
+}
+
 // SetTag records that tag names digest.
 func (g *Graph) SetTag(tag, digest string) {
 	g.Tags[tag] = digest

@@ -296,10 +296,7 @@ func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []s
 		m.MediaType = res.mediaType
 		m.ArtifactType = res.body.ArtifactType
 		if res.body.Subject != nil && res.body.Subject.Digest != "" {
-			m.Kind = graph.KindReferrer
-			m.Subject = res.body.Subject.Digest
-			// The spec keeps a referrer in its subject's repository.
-			m.SubjectRepository = g.Repository
+			g.Refer(m, res.body.Subject.Digest)
 		}
 		if isIndex(res.mediaType) {
 			if m.Kind != graph.KindReferrer {
@@ -321,7 +318,8 @@ func (b *Backend) readManifests(ctx context.Context, g *graph.Graph, digests []s
 					}
 				}
 				if m.Kind == graph.KindReferrer && m.Subject != "" && cm.Kind == graph.KindUnknown {
-					// Children of a referrers fallback index are referrers of its subject.
+					// Children of a referrers fallback index are referrers of
+					// its subject, placed where the index places it.
 					cm.Kind, cm.Subject, cm.SubjectRepository = graph.KindReferrer, m.Subject, m.SubjectRepository
 				} else if cm.Kind == graph.KindUnknown {
 					switch {

@@ -579,9 +579,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 		m.ArtifactType = doc.ArtifactType
 	}
 	if doc.Subject != nil && ValidDigest(doc.Subject.Digest) {
-		m.Kind = graph.KindReferrer
-		m.Subject = doc.Subject.Digest
-		m.SubjectRepository = d.g.Repository
+		d.g.Refer(m, doc.Subject.Digest)
 	}
 	if t, ok := backend.ParseCreated(doc.Annotations[backend.CreatedAnnotation]); ok && m.Created.IsZero() {
 		m.Created = t
@@ -611,9 +609,7 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 			}
 		}
 		if c.Annotations[buildxRefType] == "attestation-manifest" && ValidDigest(c.Annotations[buildxRefDigest]) {
-			child.Kind = graph.KindReferrer
-			child.Subject = c.Annotations[buildxRefDigest]
-			child.SubjectRepository = d.g.Repository
+			d.g.Refer(child, c.Annotations[buildxRefDigest])
 		}
 	}
 }
@@ -622,24 +618,25 @@ func (d *discovery) applyDoc(m *graph.Manifest, doc *manifestDoc) {
 // descriptor it lists refer to subject. Its entries are deliberately not
 // Children: they live and die with the subject, not with this index.
 func (d *discovery) applyFallback(m *graph.Manifest, subject string, doc *manifestDoc) {
-	m.Kind = graph.KindReferrer
-	m.Subject = subject
-	m.SubjectRepository = d.g.Repository
+	d.g.Refer(m, subject)
 	m.Children = nil
 	for _, c := range doc.Manifests {
-		if !ValidDigest(c.Digest) {
-			continue
+		if ValidDigest(c.Digest) {
+			d.referrer(c, subject)
 		}
-		r := d.g.Manifest(c.Digest)
-		r.Kind = graph.KindReferrer
-		r.Subject = subject
-		r.SubjectRepository = d.g.Repository
-		if r.MediaType == "" {
-			r.MediaType = c.MediaType
-		}
-		if c.ArtifactType != "" {
-			r.ArtifactType = c.ArtifactType
-		}
+	}
+}
+
+// referrer records the manifest c describes as a referrer of subject;
+// d.mu is held.
+func (d *discovery) referrer(c descriptor, subject string) {
+	r := d.g.Manifest(c.Digest)
+	d.g.Refer(r, subject)
+	if r.MediaType == "" {
+		r.MediaType = c.MediaType
+	}
+	if c.ArtifactType != "" {
+		r.ArtifactType = c.ArtifactType
 	}
 }
 
@@ -872,16 +869,7 @@ func (d *discovery) referrersOf(ctx context.Context, subjects []string) ([]strin
 			d.mu.Lock()
 			defer d.mu.Unlock()
 			for _, r := range descs {
-				m := d.g.Manifest(r.Digest)
-				m.Kind = graph.KindReferrer
-				m.Subject = s
-				m.SubjectRepository = d.g.Repository
-				if m.MediaType == "" {
-					m.MediaType = r.MediaType
-				}
-				if r.ArtifactType != "" {
-					m.ArtifactType = r.ArtifactType
-				}
+				d.referrer(r, s)
 				found = append(found, r.Digest)
 			}
 			return nil
