@@ -15,7 +15,6 @@ import (
 
 	"github.com/regsweep/regsweep/internal/backend"
 	"github.com/regsweep/regsweep/internal/backend/httpapi"
-	"github.com/regsweep/regsweep/internal/transport"
 )
 
 // ErrNoCatalog: the registry does not serve GET /v2/_catalog (404, 405,
@@ -42,23 +41,11 @@ var repoNameRe = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[
 // A registry that does not serve the catalog gives an error matching
 // ErrNoCatalog.
 func Catalog(ctx context.Context, registry, prefix string, opts Options) ([]string, error) {
-	var nopts []name.Option
-	if opts.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	reg, err := name.NewRegistry(registry, nopts...)
+	reg, err := name.NewRegistry(registry, opts.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("registry %q: %w", httpapi.Clip(registry), err)
 	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
-	}
-	if opts.Transport == nil {
-		opts.Transport = transport.New(transport.Options{Insecure: opts.Insecure})
-	}
-	auth := opts.authenticator(reg)
-	sr := &schemeRecorder{inner: opts.Transport}
-	rt, err := ggcrtransport.NewWithContext(ctx, reg, auth, sr, []string{catalogScope})
+	client, scheme, err := opts.connect(ctx, reg, reg, catalogScope)
 	if err != nil {
 		var te *ggcrtransport.Error
 		if errors.As(err, &te) && te.StatusCode == http.StatusForbidden {
@@ -68,13 +55,13 @@ func Catalog(ctx context.Context, registry, prefix string, opts Options) ([]stri
 		return nil, fmt.Errorf("list repositories of %s: %w", reg.RegistryStr(), catalogHandshakeError(reg, err))
 	}
 	c := &catalog{
-		client: transport.Client(rt),
+		client: client,
 		host:   reg.RegistryStr(),
 		prefix: strings.Trim(prefix, "/"),
 		max:    DefaultMaxRepositories,
 		logf:   opts.Logf,
 	}
-	u := &url.URL{Scheme: sr.get(), Host: reg.RegistryStr(), Path: "/v2/_catalog", RawQuery: "n=" + strconv.Itoa(pageSize)}
+	u := &url.URL{Scheme: scheme, Host: reg.RegistryStr(), Path: "/v2/_catalog", RawQuery: "n=" + strconv.Itoa(pageSize)}
 	return c.list(ctx, u)
 }
 

@@ -106,11 +106,7 @@ var _ backend.Backend = (*Backend)(nil)
 // New parses repo ("host[:port]/path"), resolves credentials and does the
 // authentication handshake once; every later request shares its token.
 func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
-	var nopts []name.Option
-	if opts.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := name.NewRepository(repo, nopts...)
+	r, err := name.NewRepository(repo, opts.nameOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: %w", httpapi.Clip(repo), err)
 	}
@@ -120,23 +116,41 @@ func New(ctx context.Context, repo string, opts Options) (*Backend, error) {
 	if opts.MaxTags <= 0 {
 		opts.MaxTags = DefaultMaxTags
 	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
-	}
-	if opts.Transport == nil {
-		opts.Transport = transport.New(transport.Options{Insecure: opts.Insecure})
-	}
-	auth := opts.authenticator(r)
 	// One handshake: ping, then (for bearer) one token with pull, push and
 	// delete, refreshed by go-containerregistry on a 401 (token expiry).
-	sr := &schemeRecorder{inner: opts.Transport}
-	rt, err := ggcrtransport.NewWithContext(ctx, r.Registry, auth, sr,
-		[]string{r.Scope(ggcrtransport.DeleteScope)})
+	client, scheme, err := opts.connect(ctx, r, r.Registry, r.Scope(ggcrtransport.DeleteScope))
 	if err != nil {
 		return nil, handshakeError(r, err)
 	}
-	base := &url.URL{Scheme: sr.get(), Host: r.RegistryStr(), Path: "/v2/" + r.RepositoryStr() + "/"}
-	return &Backend{repo: r, client: transport.Client(rt), base: base, opts: opts}, nil
+	base := &url.URL{Scheme: scheme, Host: r.RegistryStr(), Path: "/v2/" + r.RepositoryStr() + "/"}
+	return &Backend{repo: r, client: client, base: base, opts: opts}, nil
+}
+
+// nameOptions are how a reference is parsed under o.
+func (o Options) nameOptions() []name.Option {
+	if o.Insecure {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// connect does the authentication handshake with reg for scope, with the
+// credentials for res, over o.Transport; it fills o's Logf and Transport
+// when unset, and returns the client every later request shares and the
+// scheme the ping settled on.
+func (o *Options) connect(ctx context.Context, res authn.Resource, reg name.Registry, scope string) (*http.Client, string, error) {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if o.Transport == nil {
+		o.Transport = transport.New(transport.Options{Insecure: o.Insecure})
+	}
+	sr := &schemeRecorder{inner: o.Transport}
+	rt, err := ggcrtransport.NewWithContext(ctx, reg, o.authenticator(res), sr, []string{scope})
+	if err != nil {
+		return nil, "", err
+	}
+	return transport.Client(rt), sr.get(), nil
 }
 
 // authenticator picks the credentials for a registry: Auth as given, else
