@@ -198,24 +198,10 @@ func (b *Backend) login(ctx context.Context, stale string) error {
 			}
 			return fmt.Errorf("dockerhub login: %w", herr)
 		}
-		raw, err := b.api().ReadBody(resp, httpapi.MaxErrorBody)
-		_ = resp.Body.Close()
+		jwt, err := b.api().Token(resp)
+		_ = resp.Body.Close() // closed by Token; said here for bodyclose
 		if err != nil {
 			return fmt.Errorf("dockerhub login: %w", err)
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-			Token       string `json:"token"`
-		}
-		if err := json.Unmarshal(raw, &tok); err != nil {
-			return fmt.Errorf("dockerhub login: decode answer: %w", err)
-		}
-		jwt := tok.AccessToken
-		if jwt == "" {
-			jwt = tok.Token
-		}
-		if jwt == "" {
-			return errors.New("dockerhub login: no token in the answer")
 		}
 		b.mu.Lock()
 		b.jwt = jwt

@@ -20,7 +20,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/regsweep/regsweep/internal/backend"
-	"github.com/regsweep/regsweep/internal/backend/httpapi"
 	"github.com/regsweep/regsweep/internal/graph"
 	"github.com/regsweep/regsweep/internal/transport"
 )
@@ -141,23 +140,9 @@ func (r *registry) exchange(ctx context.Context, challenge, scope string) error 
 		}
 		return fmt.Errorf("registry token: %w", herr)
 	}
-	b, err := api(r.token).ReadBody(resp, httpapi.MaxErrorBody)
+	tok, err := api(r.token).Token(resp)
 	if err != nil {
 		return fmt.Errorf("registry token: %w", err)
-	}
-	var t struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal(b, &t); err != nil {
-		return fmt.Errorf("registry token: decode: %w", err)
-	}
-	tok := t.Token
-	if tok == "" {
-		tok = t.AccessToken
-	}
-	if tok == "" {
-		return errors.New("registry token: empty token")
 	}
 	r.mu.Lock()
 	r.tokens[scope] = tok

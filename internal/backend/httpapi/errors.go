@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -124,4 +125,28 @@ func (a API) ReadBody(resp *http.Response, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	return b, nil
+}
+
+// Token reads (bounded) and closes a token service's success answer and
+// returns its token: "token", else OAuth 2's "access_token" (the
+// distribution token spec makes them equal when both are sent).
+func (a API) Token(resp *http.Response) (string, error) {
+	raw, err := a.ReadBody(resp, MaxErrorBody)
+	if err != nil {
+		return "", err
+	}
+	var t struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return "", fmt.Errorf("decode the answer: %w", err)
+	}
+	if t.Token == "" {
+		t.Token = t.AccessToken
+	}
+	if t.Token == "" {
+		return "", errors.New("no token in the answer")
+	}
+	return t.Token, nil
 }
