@@ -84,14 +84,7 @@ func (r *runner) recheck(ctx context.Context) error {
 			still[keyOf(op)] = true
 		}
 	}
-	mans := map[string]plan.ManifestDecision{}
-	for _, md := range fresh.Manifests {
-		mans[md.Digest] = md
-	}
-	tagDec := map[string]plan.TagDecision{}
-	for _, td := range fresh.Tags {
-		tagDec[td.Tag] = td
-	}
+	mans, tagDec := fresh.Decisions()
 	r.tagsOf = map[string][]string{}
 	for _, md := range fresh.Manifests {
 		if md.Action == plan.Delete {

@@ -599,3 +599,22 @@ func TestPatternWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisions: every decision is found by its key, and a key the plan
+// does not hold finds nothing.
+func TestDecisions(t *testing.T) {
+	p := &Plan{
+		Manifests: []ManifestDecision{{Digest: "sha256:aa", Action: Delete}, {Digest: "sha256:bb", Action: Keep}},
+		Tags:      []TagDecision{{Tag: "v1", Digest: "sha256:bb", Action: Keep}, {Tag: "pr-1", Digest: "sha256:aa", Action: Delete}},
+	}
+	man, tag := p.Decisions()
+	if len(man) != 2 || man["sha256:aa"].Action != Delete || man["sha256:bb"].Action != Keep {
+		t.Errorf("manifests by digest: %v", man)
+	}
+	if len(tag) != 2 || tag["v1"].Digest != "sha256:bb" || tag["pr-1"].Action != Delete {
+		t.Errorf("tags by tag: %v", tag)
+	}
+	if _, ok := man["sha256:cc"]; ok {
+		t.Error("a digest the plan does not hold was found")
+	}
+}

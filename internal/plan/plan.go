@@ -100,20 +100,27 @@ func (p *Plan) NeedsUntagProbe() bool {
 	return false
 }
 
+// Decisions indexes p's decisions: the manifests' by digest, the tags' by
+// tag.
+func (p *Plan) Decisions() (map[string]ManifestDecision, map[string]TagDecision) {
+	man := make(map[string]ManifestDecision, len(p.Manifests))
+	for _, m := range p.Manifests {
+		man[m.Digest] = m
+	}
+	tag := make(map[string]TagDecision, len(p.Tags))
+	for _, t := range p.Tags {
+		tag[t.Tag] = t
+	}
+	return man, tag
+}
+
 // String renders the plan for a terminal or a dry run: one line per
 // operation in phase order, one per kept matching tag, then warnings and
 // totals. Deterministic.
 func (p *Plan) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "plan for %s (backend %s)\n", p.Repository, p.Backend)
-	man := map[string]ManifestDecision{}
-	for _, m := range p.Manifests {
-		man[m.Digest] = m
-	}
-	tag := map[string]TagDecision{}
-	for _, t := range p.Tags {
-		tag[t.Tag] = t
-	}
+	man, tag := p.Decisions()
 	for i, ph := range p.Phases {
 		for _, op := range ph {
 			switch op.Kind {
@@ -165,14 +172,7 @@ func (p *Plan) Recheck(fresh *Plan) *Plan {
 			freshOps[op] = true
 		}
 	}
-	freshMan := map[string]ManifestDecision{}
-	for _, m := range fresh.Manifests {
-		freshMan[m.Digest] = m
-	}
-	freshTag := map[string]TagDecision{}
-	for _, t := range fresh.Tags {
-		freshTag[t.Tag] = t
-	}
+	freshMan, freshTag := fresh.Decisions()
 
 	out := &Plan{
 		Repository:   p.Repository,

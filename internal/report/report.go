@@ -154,14 +154,7 @@ func summarize(rp *Repository) summary {
 	var tagDec map[string]plan.TagDecision
 	var manDec map[string]plan.ManifestDecision
 	if rp.Plan != nil {
-		tagDec = make(map[string]plan.TagDecision, len(rp.Plan.Tags))
-		for _, td := range rp.Plan.Tags {
-			tagDec[td.Tag] = td
-		}
-		manDec = make(map[string]plan.ManifestDecision, len(rp.Plan.Manifests))
-		for _, md := range rp.Plan.Manifests {
-			manDec[md.Digest] = md
-		}
+		manDec, tagDec = rp.Plan.Decisions()
 		// Matching tags the plan itself kept.
 		for _, td := range rp.Plan.Tags {
 			if td.Matched && td.Action == plan.Keep {
