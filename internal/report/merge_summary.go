@@ -38,16 +38,7 @@ func mergedMarkdown(rec *Record, problems []string, l limits) string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", s.Shard, s.Repositories, s.State, strings.Join(files, ", "))
 	}
-	if len(problems) > 0 {
-		b.WriteString("\n### Problems\n\n")
-		shown, more := capList(problems, l.Rows)
-		for _, p := range shown {
-			b.WriteString("- " + esc(clip(p, l.Text)) + "\n")
-		}
-		if more > 0 {
-			fmt.Fprintf(&b, "- and %d more: see the record file\n", more)
-		}
-	}
+	bulletSection(&b, "Problems", problems, l)
 
 	if len(rec.KeptTags) > 0 {
 		byRule := map[string]int{}
@@ -70,20 +61,27 @@ func mergedMarkdown(rec *Record, problems []string, l limits) string {
 	}
 
 	// The problems have their own section above.
-	if errs := slices.DeleteFunc(slices.Clone(rec.Errors), func(e string) bool { return slices.Contains(problems, e) }); len(errs) > 0 {
-		b.WriteString("\n### Errors\n\n")
-		shown, more := capList(errs, l.Rows)
-		for _, e := range shown {
-			b.WriteString("- " + esc(clip(e, l.Text)) + "\n")
-		}
-		if more > 0 {
-			fmt.Fprintf(&b, "- and %d more: see the record file\n", more)
-		}
-	}
+	bulletSection(&b, "Errors", slices.DeleteFunc(slices.Clone(rec.Errors), func(e string) bool { return slices.Contains(problems, e) }), l)
 	if rec.RecordFile != "" {
 		b.WriteString("\nThe merged record: " + code(rec.RecordFile) + ".\n")
 	}
 	return b.String()
+}
+
+// bulletSection writes a "### title" section listing items, capped by l;
+// nothing when there are none.
+func bulletSection(b *strings.Builder, title string, items []string, l limits) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString("\n### " + title + "\n\n")
+	shown, more := capList(items, l.Rows)
+	for _, it := range shown {
+		b.WriteString("- " + esc(clip(it, l.Text)) + "\n")
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "- and %d more: see the record file\n", more)
+	}
 }
 
 // MergedLines renders a merge's log lines: the repositories' errors and
