@@ -41,11 +41,12 @@ func opTarget(op plan.Op) string {
 	return op.Digest
 }
 
-// blocker returns a manifest that references digest, was planned for
-// deletion and was not deleted: deleting digest now would leave it dangling.
-// Earlier phases are complete when this is called (phase barrier).
+// blocker returns a manifest that references digest (as the plan reads
+// references: plan.References), was planned for deletion and was not
+// deleted: deleting digest now would leave it dangling. Earlier phases are
+// complete when this is called (phase barrier).
 func (r *runner) blocker(i int) (string, Outcome) {
-	for _, ref := range r.referencedBy[r.records[i].Op.Digest] {
+	for _, ref := range r.refs.To(r.records[i].Op.Digest) {
 		j, ok := r.deleteIdx[ref]
 		// Only earlier phases are finished; a malformed plan that puts a
 		// referencer in the same or a later phase is not read mid-write.

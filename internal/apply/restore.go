@@ -39,15 +39,15 @@ type units struct {
 }
 
 // planUnits groups the delete records whose deletions belong together
-// (plan.Units: an index and its children, a subject and its referrers),
-// where the backend can put a deleted manifest back.
+// (plan.References.Units: an index and its children, a subject and its
+// referrers), where the backend can put a deleted manifest back.
 func (r *runner) planUnits() {
 	rs, ok := r.b.(backend.Restorer)
 	if !ok {
 		return
 	}
 	var of map[int]int
-	for _, u := range plan.Units(r.g, slices.Collect(maps.Keys(r.deleteIdx))) {
+	for _, u := range r.refs.Units(slices.Collect(maps.Keys(r.deleteIdx))) {
 		if len(u) < 2 {
 			continue // deleted alone: nothing to save
 		}

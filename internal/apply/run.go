@@ -77,9 +77,9 @@ type runner struct {
 	phaseOf []int
 	// deleteIdx maps a digest to the index of its delete record.
 	deleteIdx map[string]int
-	// referencedBy maps a digest to the manifests that reference it (indexes
-	// holding it as a child, referrers naming it as subject).
-	referencedBy map[string][]string
+	// refs is who references whom, as the plan reads it (set for a real
+	// run only).
+	refs plan.References
 	// tagsOf overrides the graph's tags for a digest after a re-check.
 	tagsOf map[string][]string
 	// untaggedFirst holds, per digest, the tags its BeforeDelete untags
@@ -127,8 +127,8 @@ func Run(ctx context.Context, b backend.Backend, g *graph.Graph, p *plan.Plan, o
 			}
 		}
 	}
-	r.referencedBy = referencedBy(g)
 	if !opts.DryRun {
+		r.refs = plan.ReadReferences(g)
 		r.planUnits()
 	}
 

@@ -1,10 +1,6 @@
 package apply
 
-import (
-	"sort"
-
-	"github.com/regsweep/regsweep/internal/graph"
-)
+import "sort"
 
 // Which tags each record names: the freshest knowledge of a manifest's
 // tags, less those this run removed ahead of its deletion.
@@ -47,21 +43,6 @@ func (r *runner) leftUntagged() []string {
 		}
 	}
 	sort.Strings(out)
-	return out
-}
-
-// referencedBy inverts the graph's references.
-func referencedBy(g *graph.Graph) map[string][]string {
-	out := map[string][]string{}
-	for _, d := range g.SortedDigests() {
-		m := g.Manifests[d]
-		for _, c := range m.Children {
-			out[c] = append(out[c], d)
-		}
-		if m.Subject != "" {
-			out[m.Subject] = append(out[m.Subject], d)
-		}
-	}
 	return out
 }
 

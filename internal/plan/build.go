@@ -524,6 +524,7 @@ func (b *builder) untagVerdict(d string, mv verdict) (Rule, string) {
 func (b *builder) levels(del map[string]bool) map[string]int {
 	level := map[string]int{}
 	onStack := map[string]bool{}
+	refs := b.references()
 	var walk func(d string) int
 	walk = func(d string) int {
 		if l, ok := level[d]; ok {
@@ -531,8 +532,7 @@ func (b *builder) levels(del map[string]bool) map[string]int {
 		}
 		onStack[d] = true
 		l := 0
-		refs := append(append([]string(nil), b.parents[d]...), b.referrersOf[d]...)
-		for _, r := range refs {
+		for _, r := range refs.To(d) {
 			if del[r] && !onStack[r] {
 				l = max(l, walk(r)+1)
 			}

@@ -18,7 +18,7 @@ type Limited struct {
 }
 
 // unit is a set of deleted manifests of one plan that go together or not
-// at all (Units).
+// at all (References.Units).
 type unit struct {
 	repo    int
 	digests []string  // sorted
@@ -108,8 +108,9 @@ func Limit(in []Limited, max int) []*Plan {
 	return out
 }
 
-// planUnits splits the deleted manifests of p into units (Units), with
-// the youngest known age of each; b reads p's graph.
+// planUnits splits the deleted manifests of p into units
+// (References.Units), with the youngest known age of each; b reads p's
+// graph.
 func planUnits(repo int, p *Plan, b *builder) []unit {
 	age := map[string]time.Time{}
 	for _, m := range p.Manifests {
@@ -118,7 +119,7 @@ func planUnits(repo int, p *Plan, b *builder) []unit {
 		}
 	}
 	var out []unit
-	for _, ds := range b.units(sortedKeys(age)) {
+	for _, ds := range b.references().Units(sortedKeys(age)) {
 		u := unit{repo: repo, digests: ds}
 		for _, d := range ds {
 			if c := age[d]; c.After(u.newest) {

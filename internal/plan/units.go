@@ -7,24 +7,49 @@ import (
 	"github.com/regsweep/regsweep/internal/graph"
 )
 
-// Units splits deleted, manifests of g to be deleted, into units: the sets
-// whose deletions belong together, connected by a reference between two of
-// them (an index and the children it lists, a referrer and its subject, by
-// its subject field or its tag name, as the plan reads them). Deleting part
-// of a unit would leave a kept manifest referring to a deleted one, or a
-// deleted index's child behind with no tag to find it by. A manifest
-// referenced by no other deleted one is a unit of its own.
+// References is the plan's reading of who references whom in a graph: an
+// index references the children it lists, a referrer its subject, named by
+// its subject field or else by its referrer tag (a truncated sha512 fallback
+// tag included, where GitHub Packages and Docker Hub leave the subject field
+// empty). The plan orders its phases by this reading, and apply holds a
+// deletion back and puts deletions back by the same one, so that the two
+// never disagree about what a deletion would leave dangling.
+type References struct {
+	parents     map[string][]string // child -> sorted indexes listing it
+	referrersOf map[string][]string // subject -> sorted referrers
+}
+
+// ReadReferences reads g's references the plan's way.
+func ReadReferences(g *graph.Graph) References {
+	return newBuilder(g, Policy{}, time.Time{}).references()
+}
+
+// references shares b's reading of the graph.
+func (b *builder) references() References {
+	return References{parents: b.parents, referrersOf: b.referrersOf}
+}
+
+// To returns the manifests that reference d (the indexes listing it, its
+// referrers), sorted.
+func (refs References) To(d string) []string {
+	out := append(slices.Clone(refs.parents[d]), refs.referrersOf[d]...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Units splits deleted, manifests of the graph to be deleted, into units:
+// the sets whose deletions belong together, connected by a reference
+// between two of them (an index and the children it lists, a referrer and
+// its subject). Deleting part of a unit would leave a kept manifest
+// referring to a deleted one, or a deleted index's child behind with no tag
+// to find it by. A manifest referenced by no other deleted one is a unit of
+// its own.
 //
 // Both the limit (max-deletions-mode: limit, which defers whole units) and
 // the apply step (which puts a unit back when the registry refuses one of
 // its members) read units from here. Each unit is sorted, and the units are
 // in the order of their first digests.
-func Units(g *graph.Graph, deleted []string) [][]string {
-	return newBuilder(g, Policy{}, time.Time{}).units(deleted)
-}
-
-// units is Units over b's reading of the graph.
-func (b *builder) units(deleted []string) [][]string {
+func (refs References) Units(deleted []string) [][]string {
 	del := make(map[string]bool, len(deleted))
 	for _, d := range deleted {
 		del[d] = true
@@ -54,7 +79,7 @@ func (b *builder) units(deleted []string) [][]string {
 	}
 	digests := sortedKeys(del)
 	for _, d := range digests {
-		for _, o := range append(slices.Clone(b.parents[d]), b.referrersOf[d]...) {
+		for _, o := range refs.To(d) {
 			if del[o] {
 				union(d, o)
 			}

@@ -121,7 +121,7 @@ func TestUnits(t *testing.T) {
 				want = append(want, ds)
 			}
 			slices.SortFunc(want, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
-			if got := Units(tc.graph(), deleted); !reflect.DeepEqual(got, want) {
+			if got := ReadReferences(tc.graph()).Units(deleted); !reflect.DeepEqual(got, want) {
 				t.Errorf("Units = %v\nwant %v", got, want)
 			}
 		})
