@@ -44,6 +44,7 @@ func (r *runner) confirm(ctx context.Context, res *Result) {
 				continue
 			}
 			now, err := nameOf(ctx, b, g, t, listed)
+			var why string // why the tag is removed by tag
 			switch {
 			case errors.Is(err, backend.ErrNotFound):
 				// Listed, naming nothing: removed between the listing and
@@ -51,26 +52,21 @@ func (r *runner) confirm(ctx context.Context, res *Result) {
 				// on (distribution deletes the manifest, then stops looking
 				// for its tags once the request is gone). Removing it by tag
 				// settles both; a 404 there means it is gone.
-				rr := r.removeOutlived(ctx, rec.Op.Digest, t,
-					fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and names nothing (a deletion cut off half-way leaves such a tag)", t, rec.Op.Digest))
-				if rr.Outcome == Untagged {
-					kept = append(kept, t)
-				} else {
-					outlived = append(outlived, rr)
-				}
+				why = fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and names nothing (a deletion cut off half-way leaves such a tag)", t, rec.Op.Digest)
 			case err != nil:
 				outlived = append(outlived, failedTag(rec.Op.Digest, t,
 					fmt.Sprintf("tag %s is still listed after its manifest %s was deleted, and could not be looked up: %s", t, rec.Op.Digest, err), err))
+				continue
 			case now != rec.Op.Digest:
 				r.logf("%s: tag %s still exists (it moved to another image during the run); not reported as deleted", g.Repository, t)
+				continue
 			default:
-				rr := r.removeOutlived(ctx, rec.Op.Digest, t,
-					fmt.Sprintf("tag %s still names %s after that manifest was deleted (this registry keeps tags after a digest delete)", t, rec.Op.Digest))
-				if rr.Outcome == Untagged {
-					kept = append(kept, t)
-				} else {
-					outlived = append(outlived, rr)
-				}
+				why = fmt.Sprintf("tag %s still names %s after that manifest was deleted (this registry keeps tags after a digest delete)", t, rec.Op.Digest)
+			}
+			if rr := r.removeOutlived(ctx, rec.Op.Digest, t, why); rr.Outcome == Untagged {
+				kept = append(kept, t)
+			} else {
+				outlived = append(outlived, rr)
 			}
 		}
 		res.Records[i].Tags = kept
