@@ -199,19 +199,25 @@ func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...a
 		}
 		return items, v, nil
 	}
+	// field reads key's single value, when given, with parse; what parse
+	// refuses is reported at the value's line.
+	field := func(key string, parse func(string) error) error {
+		s, v, err := scalar(key)
+		if err != nil || v == nil {
+			return err
+		}
+		if err := parse(s); err != nil {
+			return fail(v, where(key), "%s", err)
+		}
+		return nil
+	}
 	var err error
-	var v *yaml.Node
-	var s string
 	if r.Name, _, err = scalar("name"); err != nil {
 		return r, nil, err
 	}
 	regex := false
-	if s, v, err = scalar("use-regex"); err != nil {
+	if err := field("use-regex", func(s string) (err error) { regex, err = parseBool(s); return err }); err != nil {
 		return r, nil, err
-	} else if v != nil {
-		if regex, err = parseBool(s); err != nil {
-			return r, nil, fail(v, where("use-regex"), "%s", err)
-		}
 	}
 	patterns := func(key string, regex bool) (plan.Matcher, []string, error) {
 		items, v, err := list(key)
@@ -237,56 +243,40 @@ func parseRule(n *yaml.Node, idx int, fail func(*yaml.Node, string, string, ...a
 	if r.Repositories, _, err = patterns("repositories", false); err != nil {
 		return r, nil, err
 	}
-	if s, v, err = scalar("keep-latest"); err != nil {
-		return r, nil, err
-	} else if v != nil {
-		if r.KeepLatest, err = parseInt(s, 0, maxNumber); err != nil {
-			return r, nil, fail(v, where("keep-latest"), "%s", err)
+	// In this order: group-by needs keep-latest read.
+	for _, f := range []struct {
+		key   string
+		parse func(string) error
+	}{
+		{"keep-latest", func(s string) (err error) { r.KeepLatest, err = parseInt(s, 0, maxNumber); return err }},
+		{"older-than", func(s string) (err error) { r.OlderThan, err = ParseDuration(s); return err }},
+		{"age-from", func(s string) error {
+			if !slices.Contains(plan.AgeFroms(), strings.ToLower(s)) {
+				return fmt.Errorf("%q is not one of %s", s, strings.Join(plan.AgeFroms(), ", "))
+			}
+			r.AgeFrom = plan.AgeFrom(strings.ToLower(s))
+			return nil
+		}},
+		{"pulled-within", func(s string) (err error) { r.PulledWithin, err = ParseDuration(s); return err }},
+		{"untagged", func(s string) (err error) { r.Untagged, err = parseBool(s); return err }},
+		{"group-by", func(s string) error {
+			re, err := regexp.Compile(s)
+			if err != nil {
+				return fmt.Errorf("invalid regular expression %q: %s", s, regexProblemText(err))
+			}
+			if re.NumSubexp() == 0 {
+				return fmt.Errorf("%q has no capture group: tags whose captured text is equal form a group, so put the part that names the group in parentheses, e.g. ^sha-(.+)-[0-9a-f]{7}$", s)
+			}
+			if r.KeepLatest == 0 {
+				return errors.New("group-by only splits what keep-latest counts: set keep-latest too")
+			}
+			r.GroupBy = re
+			return nil
+		}},
+	} {
+		if err := field(f.key, f.parse); err != nil {
+			return r, nil, err
 		}
-	}
-	if s, v, err = scalar("older-than"); err != nil {
-		return r, nil, err
-	} else if v != nil {
-		if r.OlderThan, err = ParseDuration(s); err != nil {
-			return r, nil, fail(v, where("older-than"), "%s", err)
-		}
-	}
-	if s, v, err = scalar("age-from"); err != nil {
-		return r, nil, err
-	} else if v != nil {
-		if !slices.Contains(plan.AgeFroms(), strings.ToLower(s)) {
-			return r, nil, fail(v, where("age-from"), "%q is not one of %s", s, strings.Join(plan.AgeFroms(), ", "))
-		}
-		r.AgeFrom = plan.AgeFrom(strings.ToLower(s))
-	}
-	if s, v, err = scalar("pulled-within"); err != nil {
-		return r, nil, err
-	} else if v != nil {
-		if r.PulledWithin, err = ParseDuration(s); err != nil {
-			return r, nil, fail(v, where("pulled-within"), "%s", err)
-		}
-	}
-	if s, v, err = scalar("untagged"); err != nil {
-		return r, nil, err
-	} else if v != nil {
-		if r.Untagged, err = parseBool(s); err != nil {
-			return r, nil, fail(v, where("untagged"), "%s", err)
-		}
-	}
-	if s, v, err = scalar("group-by"); err != nil {
-		return r, nil, err
-	} else if v != nil {
-		re, err := regexp.Compile(s)
-		if err != nil {
-			return r, nil, fail(v, where("group-by"), "invalid regular expression %q: %s", s, regexProblemText(err))
-		}
-		if re.NumSubexp() == 0 {
-			return r, nil, fail(v, where("group-by"), "%q has no capture group: tags whose captured text is equal form a group, so put the part that names the group in parentheses, e.g. ^sha-(.+)-[0-9a-f]{7}$", s)
-		}
-		if r.KeepLatest == 0 {
-			return r, nil, fail(v, where("group-by"), "group-by only splits what keep-latest counts: set keep-latest too")
-		}
-		r.GroupBy = re
 	}
 	if len(tags) == 0 && !r.Untagged {
 		return r, nil, fail(n, where(""), "covers nothing: give tags, or untagged: true")
