@@ -18,7 +18,7 @@ func TestTrial(t *testing.T) {
 			return trial.Registry{Host: r.Host, Client: r.Server.Client()}
 		},
 		CanUntag:      false, // 2.8 answers DELETE by tag with 400
-		DefaultTrials: 100,
+		DefaultTrials: 50,
 		Package:       "./internal/e2e/dist2test",
 	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
 	"github.com/regsweep/regsweep/internal/testkit/registry/dist3"
 	"github.com/regsweep/regsweep/internal/testkit/registry/seed"
 )
@@ -43,6 +44,7 @@ const (
 var binary string
 
 func TestMain(m *testing.M) {
+	e2e.TuneGC()
 	os.Exit(buildAndRun(m))
 }
 

@@ -18,7 +18,7 @@ func TestTrial(t *testing.T) {
 			return trial.Registry{Host: r.Host, Client: r.Server.Client()}
 		},
 		CanUntag:      true,
-		DefaultTrials: 200,
+		DefaultTrials: 100,
 		Package:       "./internal/e2e/dist3test",
 	})
 }

@@ -4,9 +4,12 @@
 package seed
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -116,6 +119,7 @@ func SignatureTag(subject v1.Hash) string {
 type Pusher struct {
 	repo name.Repository
 	p    *remote.Pusher
+	rt   http.RoundTripper
 }
 
 // NewPusher returns a Pusher for host/path ("127.0.0.1:5000/team/app").
@@ -132,7 +136,7 @@ func NewPusher(ctx context.Context, repository string, rt http.RoundTripper) (*P
 	if err != nil {
 		return nil, err
 	}
-	return &Pusher{repo: repo, p: p}, nil
+	return &Pusher{repo: repo, p: p, rt: rt}, nil
 }
 
 // Image pushes img under tag and returns its digest.
@@ -151,9 +155,40 @@ func (p *Pusher) Index(ctx context.Context, tag string, idx v1.ImageIndex) (v1.H
 	return idx.Digest()
 }
 
-// Tag points an extra tag at an already pushed image.
-func (p *Pusher) Tag(ctx context.Context, tag string, img v1.Image) error {
-	if err := p.p.Push(ctx, p.repo.Tag(tag), img); err != nil {
+// Tag points an extra tag at an already pushed image or index with one
+// manifest PUT (go-containerregistry's push asks first whether the tag
+// exists: a second request, and seeding thousands of tags is what many
+// tests spend their time on). Where that PUT is refused (blobs not pushed
+// yet, a token wanted) the full push runs.
+func (p *Pusher) Tag(ctx context.Context, tag string, m remote.Taggable) error {
+	raw, err := m.RawManifest()
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", tag, err)
+	}
+	mt := types.OCIManifestSchema1
+	if d, ok := m.(interface {
+		MediaType() (types.MediaType, error)
+	}); ok {
+		if mt, err = d.MediaType(); err != nil {
+			return fmt.Errorf("tag %s: %w", tag, err)
+		}
+	}
+	u := url.URL{Scheme: p.repo.Scheme(), Host: p.repo.RegistryStr(), Path: "/v2/" + p.repo.RepositoryStr() + "/manifests/" + tag}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", tag, err)
+	}
+	req.Header.Set("Content-Type", string(mt))
+	resp, err := p.rt.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", tag, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		return nil
+	}
+	if err := p.p.Push(ctx, p.repo.Tag(tag), m); err != nil {
 		return fmt.Errorf("tag %s: %w", tag, err)
 	}
 	return nil

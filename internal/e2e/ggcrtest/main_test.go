@@ -1,0 +1,13 @@
+package ggcrtest
+
+import (
+	"os"
+	"testing"
+
+	"github.com/regsweep/regsweep/internal/testkit/e2e"
+)
+
+func TestMain(m *testing.M) {
+	e2e.TuneGC()
+	os.Exit(m.Run())
+}
