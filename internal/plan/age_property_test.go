@@ -65,8 +65,7 @@ func setTimeRules(p Policy, from AgeFrom, within time.Duration) Policy {
 //     itself or through a platform manifest; where the backend reports no
 //     pulls, no tag any rule covers is deleted.
 func TestAgeFromProperties(t *testing.T) {
-	const cases = 1500
-	for seed := uint64(1); seed <= cases; seed++ {
+	for seed := range propertySeeds(t, 750) {
 		r := rand.New(rand.NewPCG(seed, 0xa9e5))
 		g := randomGraph(r)
 		withTimes(r, g)

@@ -19,7 +19,7 @@ import (
 // manifest something it keeps in the fresh graph names, and each index in a
 // phase before its children.
 func TestGitHubChangesProperties(t *testing.T) {
-	for seed := uint64(1); seed <= 1500; seed++ {
+	for seed := range propertySeeds(t, 1500) {
 		r := rand.New(rand.NewPCG(seed, 0x9c4))
 		g1 := randomGitHubGraph(r)
 		pol := randomPolicy(t, r)

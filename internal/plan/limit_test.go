@@ -203,7 +203,7 @@ func TestLimitKeepsTheScheduleHonest(t *testing.T) {
 // deferred decisions, takes older images first, and batches converge: runs
 // in limit mode until nothing is left end at the state of one unlimited run.
 func TestLimitProperties(t *testing.T) {
-	for seed := uint64(1); seed <= 1500; seed++ {
+	for seed := range propertySeeds(t, 750) {
 		r := rand.New(rand.NewPCG(seed, 0x11a1))
 		n := 1 + r.IntN(3)
 		graphs := make([]*graph.Graph, n)

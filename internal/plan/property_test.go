@@ -21,8 +21,7 @@ import (
 // and checks the safety properties against an independent reading of the
 // graph. A failure prints its seed; rerun one case with -run and the seed.
 func TestPlanProperties(t *testing.T) {
-	const cases = 4000
-	for seed := uint64(1); seed <= cases; seed++ {
+	for seed := range propertySeeds(t, 2000) {
 		r := rand.New(rand.NewPCG(seed, 0x5eed))
 		g := randomGraph(r)
 		pol := randomPolicy(t, r)

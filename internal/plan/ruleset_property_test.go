@@ -16,8 +16,7 @@ import (
 // (ruleSetSemantics, sharing no code with the builder) and against the
 // graph invariants every plan obeys. A failure prints its seed.
 func TestRuleSetProperties(t *testing.T) {
-	const cases = 3000
-	for seed := uint64(1); seed <= cases; seed++ {
+	for seed := range propertySeeds(t, 1500) {
 		r := rand.New(rand.NewPCG(seed, 0x5e75))
 		g := randomGraph(r)
 		pol := randomRuleSet(t, r)
