@@ -364,15 +364,19 @@ func (b *builder) dynamicBlock(d string, del map[string]bool) (verdict, bool) {
 	return verdict{}, false
 }
 
-// keepVerdict explains why a manifest outside the deletion set stays.
+// keepVerdict explains why a manifest outside the deletion set stays. The
+// policy's own reason (static, then why it was no seed: the rule keeping an
+// untagged manifest) comes before a graph rule's (dyn): a rule's keep holds
+// whatever the graph does, while dyn depends on which rounds of the
+// fixpoint pushed the manifest and its referencers.
 func (b *builder) keepVerdict(d string, static, dyn, noSeed map[string]verdict) verdict {
 	if v, ok := static[d]; ok {
 		return v
 	}
-	if v, ok := dyn[d]; ok {
+	if v, ok := noSeed[d]; ok {
 		return v
 	}
-	if v, ok := noSeed[d]; ok {
+	if v, ok := dyn[d]; ok {
 		return v
 	}
 	if b.isRef[d] {

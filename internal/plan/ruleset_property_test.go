@@ -384,8 +384,10 @@ func modelNewestUntagged(m *model, untagged []string, n int) map[string]Rule {
 	return out
 }
 
-// checkRuleNames: a tag the policy keeps is kept by the model's rule, and
-// every decision names the model's rule index.
+// checkRuleNames: a tag or untagged manifest the policy keeps is kept by the
+// model's rule, also when a graph rule (child-of-kept-index,
+// subject-of-kept-referrer) keeps it too: the policy's reason is named
+// first. Every decision names the model's rule index.
 func checkRuleNames(t reporter, m *model, want map[string]ruleWant, p *Plan) {
 	t.Helper()
 	for _, td := range p.Tags {

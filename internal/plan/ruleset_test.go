@@ -209,3 +209,36 @@ func TestRuleSetOfOneIsTheInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleKeepNamedBeforeGraphRule: an untagged manifest a rule keeps is
+// named by that rule even when a graph rule keeps it too. Here it is first
+// pushed with a deleted index (child-of-deleted) and then held back by a
+// kept index or a kept referrer; the name must not depend on that history.
+func TestRuleKeepNamedBeforeGraphRule(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(f *fx)
+	}{
+		{"a kept index lists it too", func(f *fx) {
+			f.index("kept", daysAgo(100), []string{"c"}, "stable")
+		}},
+		{"a kept referrer refers to it", func(f *fx) {
+			f.ref("r", "c", "sbom-c")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFx(graph.Capabilities{DeleteManifest: true, Untag: graph.Yes, ListUntagged: true})
+			f.listed("c", daysAgo(2))
+			f.index("gone", daysAgo(100), []string{"c"}, "pr-1")
+			tc.build(f)
+			prs := rule(t, "prs", "pr-*")
+			young := RetentionRule{Name: "young", Untagged: true, OlderThan: 30 * 24 * time.Hour}
+			p := Build(f.done(), Policy{Rules: []RetentionRule{prs, young}, DeleteReferrers: true}, testNow)
+			checkExpect(t, p, expect{"t:pr-1": "delete/match", "m:gone": "delete/match", "m:c": "keep/older-than"})
+			if md, _ := manifestByName(p, "c"); md.By() != "rule 2 (young)" {
+				t.Errorf("c: by %q, want %q", md.By(), "rule 2 (young)")
+			}
+		})
+	}
+}
