@@ -121,7 +121,7 @@ func TestAgeFromProperties(t *testing.T) {
 			if m.isRef[d] {
 				continue
 			}
-			if last := modelLastPull(g, d, map[string]bool{}); !last.IsZero() && last.After(testNow.Add(-within)) {
+			if last := m.lastPull(d, map[string]bool{}); !last.IsZero() && last.After(testNow.Add(-within)) {
 				fail("%s was pulled %s, within %s, and deleted", d, last, within)
 			}
 		}
@@ -135,19 +135,28 @@ func TestAgeFromProperties(t *testing.T) {
 	}
 }
 
-// modelLastPull is the newest pull of d or of anything it lists.
-func modelLastPull(g *graph.Graph, d string, seen map[string]bool) time.Time {
-	m := g.Manifests[d]
-	if m == nil || seen[d] {
+// lastPull is the newest pull of d or of a platform manifest it lists:
+// a child that is a referrer (an attestation buildx lists in the index, or
+// a manifest with a cosign tag) is no platform, and its pull (a scanner
+// reading an SBOM, cosign verifying) says nothing about the image's use.
+// Referrers are the model's isRef, read as every backend marks them: by
+// kind, subject field or referrer tag. Reading them by kind and subject
+// only, as this once did, counted the pull of a child that the random
+// graphs make and no backend reports: an image manifest with a cosign tag
+// yet no referrer kind (Docker Hub, GitHub Packages and the OCI backend
+// all make such a manifest a referrer).
+func (m *model) lastPull(d string, seen map[string]bool) time.Time {
+	man := m.g.Manifests[d]
+	if man == nil || seen[d] {
 		return time.Time{}
 	}
 	seen[d] = true
-	t := m.Pulled
-	for _, c := range m.Children {
-		if cm := g.Manifests[c]; cm != nil && (cm.Kind == graph.KindReferrer || cm.Subject != "") {
+	t := man.Pulled
+	for _, c := range man.Children {
+		if m.isRef[c] {
 			continue
 		}
-		if ct := modelLastPull(g, c, seen); ct.After(t) {
+		if ct := m.lastPull(c, seen); ct.After(t) {
 			t = ct
 		}
 	}

@@ -122,6 +122,19 @@ func TestAgeFromAndPulledWithin(t *testing.T) {
 			want:   expect{"t:pr-1": "keep/pulled-within", "m:i": "keep", "m:c1": "keep", "m:c2": "keep"},
 		},
 		{
+			// A referrer in the index (buildx's attestation, or a manifest
+			// with a cosign tag) is no platform: reading it is not pulling
+			// the image.
+			name: "a referrer listed in a multi-arch image does not make it pulled",
+			graph: func() *graph.Graph {
+				f := newFx(capsHubTimes).index("i", daysAgo(400), []string{"c1", "att", "s"}, "pr-1").
+					ref("att", "i").sig("s", "c1")
+				return f.pulled("att", daysAgo(1)).pulled("s", daysAgo(1)).done()
+			},
+			policy: func(t testing.TB) Policy { return Policy{Include: all(t), PulledWithin: 30 * day} },
+			want:   expect{"t:pr-1": "delete/match"},
+		},
+		{
 			name: "pulled-within where pulls are not reported: kept, never guessed, said once",
 			graph: func() *graph.Graph {
 				return newFx(capsOCI3).img("a", daysAgo(400), "pr-1").img("b", daysAgo(400), "pr-2").done()
