@@ -34,6 +34,7 @@ func keptBy(t *testing.T, res e2e.Result) map[string]report.KeptTag {
 // ago goes either way; one pushed again yesterday under a new tag is young
 // by updated_at. Every kept tag's reason says where its age came from.
 func TestGitHubPackagesAgeFrom(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	old := day.Add(-90 * 24 * time.Hour)
 	for _, tc := range []struct {
 		ageFrom      string
@@ -89,6 +90,7 @@ func TestGitHubPackagesAgeFrom(t *testing.T) {
 // Docker Hub reports pulls: pulled-within keeps a tag pulled two days ago
 // and deletes one pulled two months ago and one never pulled.
 func TestDockerHubPulledWithin(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f := dockerhub.New("alice", "dckr_pat_secret")
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -121,6 +123,7 @@ func TestDockerHubPulledWithin(t *testing.T) {
 // (updated_at moves): the re-check before deleting reads the push time the
 // version has now, and older-than keeps it. Found by the GitHub trial.
 func TestGitHubPackagesPushDuringRunMakesYoung(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	old := day.Add(-90 * 24 * time.Hour)
@@ -169,6 +172,7 @@ func (o *onHubRelisting) RoundTrip(req *http.Request) (*http.Response, error) {
 // Docker Hub: a tag pulled, and another pushed again, during the run are
 // seen by the listing before deleting, and kept.
 func TestDockerHubPullAndPushDuringRun(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f := dockerhub.New("alice", "dckr_pat_secret")
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -196,6 +200,7 @@ func TestDockerHubPullAndPushDuringRun(t *testing.T) {
 // Docker Hub gives no image creation time: under age-from created every
 // age is unknown, so older-than keeps everything and the run says why once.
 func TestDockerHubAgeFromCreatedUnknown(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f := dockerhub.New("alice", "dckr_pat_secret")
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)

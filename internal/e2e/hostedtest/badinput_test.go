@@ -23,6 +23,7 @@ func (c *countingTransport) RoundTrip(*http.Request) (*http.Response, error) {
 // token, and a GitHub host other than ghcr.io without GITHUB_API_URL (the
 // token must not go to api.github.com).
 func TestGitHubBadInputExits2(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	tests := []struct {
 		name   string
 		env    map[string]string
@@ -63,6 +64,7 @@ func TestGitHubBadInputExits2(t *testing.T) {
 // A rejected GitHub token gets the hint that names the token and where it
 // came from, not the username and password inputs.
 func TestGitHubBadTokenHint(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	f.AddImage("acme", "app", "pr", []string{"pr-1"}, day)

@@ -39,6 +39,7 @@ func github(t *testing.T) (*ghpackages.Fake, string, map[string]string) {
 // on ghcr.io) changed, sweeps a GHCR package: PR images go, the multi-arch
 // release and every one of its untagged children stay.
 func TestGitHubPackagesSweep(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "team/app")
 	rel, relChildren := f.AddIndex("acme", "team/app", "release", []string{"v1.0.0", "latest"}, day, "linux/amd64", "linux/arm64")
@@ -83,6 +84,7 @@ func TestGitHubPackagesSweep(t *testing.T) {
 // An index of indexes on GHCR: the kept v2 names an untagged index, which
 // names two untagged images. An untagged sweep keeps all of them.
 func TestGitHubPackagesNestedIndex(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	inner, children := f.AddIndex("acme", "app", "inner", nil, day, "linux/amd64", "linux/arm64")
@@ -107,6 +109,7 @@ func TestGitHubPackagesNestedIndex(t *testing.T) {
 // A user-owned package, a tag sharing its version with a kept tag (GitHub
 // cannot untag: kept and reported), and pagination over 100 versions.
 func TestGitHubPackagesUserOwnerSharedTag(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.User, "octocat", "app")
 	shared := f.AddImage("octocat", "app", "main", []string{"latest", "pr-9"}, day)
@@ -144,6 +147,7 @@ func TestGitHubPackagesUserOwnerSharedTag(t *testing.T) {
 // answer that spends the window's last request holds every request until
 // the reset, so none is refused and the sweep completes.
 func TestGitHubPackagesPrimaryRateLimit(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	for i := range 12 {
@@ -173,6 +177,7 @@ func TestGitHubPackagesPrimaryRateLimit(t *testing.T) {
 // another user's private package must not fall back onto the token user's
 // own package of the same name: nothing is deleted and the error says why.
 func TestGitHubPackagesPrivateUserPackage(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	t.Run("owner's token", func(t *testing.T) {
 		f, host, env := github(t)
 		f.AddPackage(ghpackages.User, "octocat", "app")
@@ -212,6 +217,7 @@ func TestGitHubPackagesPrivateUserPackage(t *testing.T) {
 
 // Permission denied: exit 1, one sentence naming the fix, nothing deleted.
 func TestGitHubPackagesForbidden(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	f.AddImage("acme", "app", "pr", []string{"pr-1"}, day)
@@ -234,6 +240,7 @@ func TestGitHubPackagesForbidden(t *testing.T) {
 // Docker Hub: tags are deleted through the Hub API; a tag sharing its image
 // with latest goes alone, latest stays; 429s are waited out.
 func TestDockerHubSweep(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f := dockerhub.New("alice", "dckr_pat_secret")
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)

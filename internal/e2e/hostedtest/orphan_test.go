@@ -17,6 +17,7 @@ import (
 // from their images), and so does an SBOM whose subject is a version here,
 // and one whose own tag the sweep keeps.
 func TestGitHubPackagesOrphans(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	latest := f.AddImage("acme", "app", "main", []string{"latest"}, day)
@@ -47,6 +48,7 @@ func TestGitHubPackagesOrphans(t *testing.T) {
 // A subject pushed while the run looks again before deleting is a version
 // by then: its SBOM, an orphan at discovery, stays.
 func TestGitHubPackagesOrphanSubjectPushedDuringRun(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	scratch := ghpackages.New(token)

@@ -17,6 +17,7 @@ import (
 // words, a refused index keeps its children, the run goes on and deletes
 // the rest, warns, counts it in refused-count, and exits 0.
 func TestGitHubPackagesRefusals(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	t.Run("public-version-with-5000-downloads", func(t *testing.T) {
 		f, host, env := github(t)
 		f.AddPackage(ghpackages.Org, "acme", "app")

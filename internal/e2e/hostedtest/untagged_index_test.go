@@ -46,6 +46,7 @@ func sorted(ds ...string) []string {
 // newest platform image) keeps its old child, which is no free-standing
 // untagged version.
 func TestGitHubPackagesYoungUntaggedIndexKeepsOldChild(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	child := f.AddImage("acme", "app", "old-child", nil, day.Add(-90*24*time.Hour))
@@ -69,6 +70,7 @@ func TestGitHubPackagesYoungUntaggedIndexKeepsOldChild(t *testing.T) {
 // An untagged index tagged during the run is kept by the re-check, and so is
 // every platform manifest it names.
 func TestGitHubPackagesIndexTaggedDuringRunKeepsChildren(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	idx, children := f.AddIndex("acme", "app", "build", nil, day, "linux/amd64", "linux/arm64")
@@ -93,6 +95,7 @@ func TestGitHubPackagesIndexTaggedDuringRunKeepsChildren(t *testing.T) {
 // A new index pushed during the run that names an old untagged version
 // saves it.
 func TestGitHubPackagesIndexPushedDuringRunKeepsReusedChild(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	reused := f.AddImage("acme", "app", "reused", nil, day)
@@ -119,6 +122,7 @@ func TestGitHubPackagesIndexPushedDuringRunKeepsReusedChild(t *testing.T) {
 // GitHub refuses to delete the index, its children stay, so the index never
 // names deleted versions.
 func TestGitHubPackagesUntaggedIndexBeforeChildren(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	f, host, env := github(t)
 	f.AddPackage(ghpackages.Org, "acme", "app")
 	idx, children := f.AddIndex("acme", "app", "build", nil, day, "linux/amd64", "linux/arm64")
@@ -137,6 +141,7 @@ func TestGitHubPackagesUntaggedIndexBeforeChildren(t *testing.T) {
 // An index pushed during the run, untagged or with a matching tag, is not
 // deleted by this run, so the untagged version it names is not either.
 func TestGitHubPackagesNewIndexDuringRunProtects(t *testing.T) {
+	t.Parallel() // own fakes; it waits on paced requests, not on the CPU
 	for _, tags := range [][]string{nil, {"pr-new"}} {
 		t.Run(strings.Join(append([]string{"tags"}, tags...), "-"), func(t *testing.T) {
 			f, host, env := github(t)
