@@ -56,6 +56,9 @@ type builder struct {
 	rankings    []ranked        // how each rule's keep-latest ranked, in rule order
 	ignored     []string        // candidate tags a version ranking could not read (Plan.IgnoredTags)
 	untaggedRef map[string]RuleRef
+	// imageIndexes: untagged indexes heading an image a rule's
+	// keep-latest keeps, with why, by rule (keepImageIndexes).
+	imageIndexes map[string]map[RuleRef]verdict
 }
 
 // Build decides, for every tag and manifest of g, what policy p does to it at
@@ -90,17 +93,18 @@ func Build(g *graph.Graph, p Policy, now time.Time) *Plan {
 func newBuilder(g *graph.Graph, p Policy, now time.Time) *builder {
 	b := &builder{
 		g: g, p: p, now: now,
-		man:         map[string]*graph.Manifest{},
-		tagsOf:      map[string][]string{},
-		parents:     map[string][]string{},
-		referrersOf: map[string][]string{},
-		subject:     map[string]string{},
-		isRef:       map[string]bool{},
-		tags:        map[string]*tagState{},
-		ages:        map[ageKey]ageResult{},
-		keepDigests: map[string]bool{},
-		untaggedRef: map[string]RuleRef{},
-		canDelete:   g.Capabilities.DeleteManifest || g.Capabilities.TagsOnly,
+		man:          map[string]*graph.Manifest{},
+		tagsOf:       map[string][]string{},
+		parents:      map[string][]string{},
+		referrersOf:  map[string][]string{},
+		subject:      map[string]string{},
+		isRef:        map[string]bool{},
+		tags:         map[string]*tagState{},
+		ages:         map[ageKey]ageResult{},
+		keepDigests:  map[string]bool{},
+		untaggedRef:  map[string]RuleRef{},
+		imageIndexes: map[string]map[RuleRef]verdict{},
+		canDelete:    g.Capabilities.DeleteManifest || g.Capabilities.TagsOnly,
 	}
 	b.rules = b.ruleSpecs()
 	for _, d := range p.KeepDigests {

@@ -770,7 +770,7 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 		}
 	}
 	sort.Strings(cands)
-	keptKL, unrankedKL, wantRanking, wantIgnored := modelKeepLatest(m, cands, pol.KeepLatest)
+	keptKL, unrankedKL, wantRanking, wantIgnored, _ := modelKeepLatest(m, cands, pol.KeepLatest)
 	if p.Ranking != wantRanking || !slices.Equal(p.IgnoredTags, wantIgnored) {
 		t.Errorf("ranking %q ignoring %v, want %q ignoring %v", p.Ranking, p.IgnoredTags, wantRanking, wantIgnored)
 	}
@@ -797,8 +797,9 @@ func checkKeepLatest(t reporter, m *model, pol Policy, p *Plan) map[string]bool 
 
 // modelKeepLatest is the brute-force keep-latest over candidate tags
 // (sorted, none on a referrer): the tags it keeps among the newest keep
-// images, the tags it cannot rank, how it ranks and the tags it ignores.
-func modelKeepLatest(m *model, cands []string, keep int) (kept, unrankedTags map[string]bool, wantRanking string, wantIgnored []string) {
+// images, the tags it cannot rank, how it ranks and the tags it ignores,
+// and the roots of the images it keeps (true) or cannot rank (false).
+func modelKeepLatest(m *model, cands []string, keep int) (kept, unrankedTags map[string]bool, wantRanking string, wantIgnored []string, roots map[string]bool) {
 	// below[r]: every manifest reachable from r through index entries.
 	below := func(r string) map[string]bool {
 		out := map[string]bool{}
@@ -913,7 +914,13 @@ func modelKeepLatest(m *model, cands []string, keep int) (kept, unrankedTags map
 			keptImg[im] = true
 		}
 	}
-	kept, unrankedTags = map[string]bool{}, map[string]bool{}
+	kept, unrankedTags, roots = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for im := range keptImg {
+		roots[im.root] = true
+	}
+	for im := range unranked {
+		roots[im.root] = false
+	}
 	for _, tag := range cands {
 		for _, im := range imagesOf[tag] {
 			kept[tag] = kept[tag] || keptImg[im]
@@ -923,7 +930,7 @@ func modelKeepLatest(m *model, cands []string, keep int) (kept, unrankedTags map
 			unrankedTags[tag] = false
 		}
 	}
-	return kept, unrankedTags, wantRanking, wantIgnored
+	return kept, unrankedTags, wantRanking, wantIgnored, roots
 }
 
 func containsSub(ss []string, sub string) bool {

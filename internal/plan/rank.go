@@ -13,10 +13,10 @@ type ranked struct {
 
 // keepLatest keeps the newest n images among the candidates (sorted by tag);
 // see rankImages for the order. Tags on referrer manifests are not counted.
-// It returns the verdict for every tag it keeps, how it ranked ("" when
-// there was nothing to rank) and the candidate tags a version ranking
-// could not read.
-func (b *builder) keepLatest(cands []*tagState, n int, from AgeFrom) (map[string]verdict, string, []string) {
+// It returns the verdict for every tag it keeps, the verdict for every
+// image it keeps (by its root), how it ranked ("" when there was nothing
+// to rank) and the candidate tags a version ranking could not read.
+func (b *builder) keepLatest(cands []*tagState, n int, from AgeFrom) (map[string]verdict, map[string]verdict, string, []string) {
 	byRoot := map[string]*image{}
 	var imgs []*image
 	var tags []string
@@ -39,7 +39,7 @@ func (b *builder) keepLatest(cands []*tagState, n int, from AgeFrom) (map[string
 		}
 	}
 	if len(imgs) == 0 {
-		return nil, "", nil
+		return nil, nil, "", nil
 	}
 	versions := resolveVersions(tags)
 	byVersion := len(versions) > 0
@@ -93,7 +93,7 @@ func (b *builder) keepLatest(cands []*tagState, n int, from AgeFrom) (map[string
 			out[st.tag] = *v
 		}
 	}
-	return out, ranking, ignored
+	return out, keep, ranking, ignored
 }
 
 // keepLatestUntagged keeps the newest n untagged images among untagged

@@ -293,3 +293,27 @@ func TestProtectLatest(t *testing.T) {
 	p := Build(g(), Policy{Include: mustMatcher(t, "*"), KeepLatest: 1, ProtectLatest: true}, testNow)
 	checkExpect(t, p, expect{"t:latest": "keep/protect-latest", "t:edge": "keep/keep-latest", "t:main": "delete"})
 }
+
+// TestKeepLatestKeepsAnUntaggedIndexWithItsImage: an untagged index listing
+// tagged manifests makes them one image for keep-latest; when that image is
+// kept, the index stays with it. Deleting it as untagged let the next run
+// rank its manifests apart and delete one that this run kept as #2.
+func TestKeepLatestKeepsAnUntaggedIndexWithItsImage(t *testing.T) {
+	f := newFx(graph.Capabilities{DeleteManifest: true, Untag: graph.Yes, ListUntagged: true})
+	f.img("p4", daysAgo(35), "pr-4")
+	f.img("p12", daysAgo(41), "pr-12")
+	f.img("p5", daysAgo(65), "pr-5")
+	f.index("u", daysAgo(67), []string{"p12", "p5"})
+	f.g.Manifests[dg("u")].Listed = true
+	f.listed("old", daysAgo(90))
+	g := f.done()
+	pol := Policy{Include: mustMatcher(t, "pr-*"), KeepLatest: 2, OlderThan: 5 * 24 * time.Hour, Untagged: true}
+	first := Build(g, pol, testNow)
+	checkExpect(t, first, expect{
+		"t:pr-4": "keep/keep-latest", "t:pr-12": "keep/keep-latest", "t:pr-5": "keep/keep-latest",
+		"m:u": "keep/keep-latest", "m:old": "delete/untagged",
+	})
+	if again := Build(applyTo(g, first), pol, testNow); again.Counts().DeletedManifests != 0 || again.Counts().DeletedTags != 0 {
+		t.Errorf("a second run deletes more:\n%s", again)
+	}
+}

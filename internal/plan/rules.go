@@ -182,13 +182,14 @@ func (b *builder) keepLatestGroups(r ruleSpec, cands []*tagState, keep map[strin
 		}
 	}
 	for _, key := range sortedKeys(groups) {
-		kl, how, ignored := b.keepLatest(groups[key], r.KeepLatest, r.AgeFrom)
+		kl, roots, how, ignored := b.keepLatest(groups[key], r.KeepLatest, r.AgeFrom)
 		for t, v := range kl {
 			if r.GroupBy != nil && v.rule == RuleKeepLatest {
 				v.reason += fmt.Sprintf(" in group %q", strings.ReplaceAll(key, "\x00", ", "))
 			}
 			keep[t] = v
 		}
+		b.keepImageIndexes(r, roots)
 		if how != "" {
 			b.rankings = append(b.rankings, ranked{how: how, ref: r.ref})
 		}
@@ -200,37 +201,81 @@ func (b *builder) keepLatestGroups(r ruleSpec, cands []*tagState, keep map[strin
 	}
 }
 
+// keepImageIndexes records the untagged indexes at the root of images the
+// rule's keep-latest keeps (or cannot rank). Such an index is part of the
+// image kept: deleting it as untagged would split its platform manifests
+// into images of their own, which the next run would rank again (one run
+// keeping three images under keep-latest: 2, the next deleting one).
+// Within a rule, keep-latest before age-unknown before not-a-version.
+func (b *builder) keepImageIndexes(r ruleSpec, roots map[string]verdict) {
+	for _, d := range sortedKeys(roots) {
+		v := roots[d]
+		if len(b.tagsOf[d]) > 0 {
+			continue // kept by its own tags
+		}
+		byRule := b.imageIndexes[d]
+		if byRule == nil {
+			byRule = map[RuleRef]verdict{}
+			b.imageIndexes[d] = byRule
+		}
+		if old, ok := byRule[r.ref]; ok && rootRank(old.rule) <= rootRank(v.rule) {
+			continue
+		}
+		what := "keeps"
+		if v.rule != RuleKeepLatest {
+			what = "cannot rank and keeps"
+		}
+		byRule[r.ref] = verdict{v.rule, fmt.Sprintf("no tag names it, but it lists an image keep-latest %s (%s); the index is part of that image", what, v.reason)}
+	}
+}
+
+// rootRank orders keep-latest's verdicts on an image: the lower, the more telling.
+func rootRank(r Rule) int {
+	switch r {
+	case RuleKeepLatest:
+		return 0
+	case RuleAgeUnknown:
+		return 1
+	}
+	return 2
+}
+
 // untaggedVerdicts decides the untagged manifests (sorted, listed, not
 // statically kept): each rule covering untagged manifests keeps the newest
-// keep-latest of them (rule sets) and the ones older-than objects to; a
-// manifest goes only when every such rule would delete it. It returns the
-// keep verdicts and records which rule made each decision.
+// keep-latest of them (rule sets) and the ones older-than objects to, and
+// any rule keeps an index heading an image its keep-latest keeps for its
+// tags (keepImageIndexes); a manifest goes only when no rule keeps it. It
+// returns the keep verdicts and records which rule made each decision.
 func (b *builder) untaggedVerdicts(untagged []string) map[string]verdict {
 	out := map[string]verdict{}
 	for _, r := range b.rules {
-		if !r.Untagged {
-			continue
-		}
 		var kl map[string]verdict
-		if r.rankUntagged && r.KeepLatest > 0 {
+		if r.Untagged && r.rankUntagged && r.KeepLatest > 0 {
 			kl = b.keepLatestUntagged(untagged, r.KeepLatest, r.AgeFrom)
 		}
 		for _, d := range untagged {
 			if _, decided := out[d]; decided {
 				continue
 			}
-			if _, seen := b.untaggedRef[d]; !seen {
-				b.untaggedRef[d] = r.ref
-			}
-			v, ok := kl[d]
-			if !ok {
-				av := b.timeVerdict(d, r.RetentionRule)
-				if av == nil {
-					continue
+			var v verdict
+			if r.Untagged {
+				if _, seen := b.untaggedRef[d]; !seen {
+					b.untaggedRef[d] = r.ref
 				}
-				v = *av
+				if kv, ok := kl[d]; ok {
+					v = kv
+				} else if av := b.timeVerdict(d, r.RetentionRule); av != nil {
+					v = *av
+				}
 			}
-			out[d], b.untaggedRef[d] = v, r.ref
+			// An index of an image this rule's keep-latest keeps for
+			// its tags stays with the image (keepImageIndexes).
+			if iv, ok := b.imageIndexes[d][r.ref]; ok && v.rule == "" {
+				v = iv
+			}
+			if v.rule != "" {
+				out[d], b.untaggedRef[d] = v, r.ref
+			}
 		}
 	}
 	return out

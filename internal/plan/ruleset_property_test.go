@@ -137,6 +137,9 @@ func ruleSetSemantics(m *model, pol Policy) (semantics, map[string]ruleWant) {
 		rule   RetentionRule
 		covers map[string]bool
 		keep   map[string]Rule
+		// heads: untagged roots of images the rule's keep-latest keeps
+		// for its tags (or cannot rank): they stay with their image.
+		heads map[string]Rule
 	}
 	var views []ruleView
 	var tags []string
@@ -175,7 +178,7 @@ func ruleSetSemantics(m *model, pol Policy) (semantics, map[string]ruleWant) {
 		if r.Repositories != nil && !r.Repositories.Match(repo) && !r.Repositories.Match(path) {
 			continue
 		}
-		v := ruleView{index: i + 1, rule: r, covers: map[string]bool{}, keep: map[string]Rule{}}
+		v := ruleView{index: i + 1, rule: r, covers: map[string]bool{}, keep: map[string]Rule{}, heads: map[string]Rule{}}
 		groups := map[string][]string{}
 		for _, tag := range tags {
 			_, refName := m.refTagRE(tag)
@@ -206,7 +209,20 @@ func ruleSetSemantics(m *model, pol Policy) (semantics, map[string]ruleWant) {
 				}
 			}
 			if r.KeepLatest > 0 {
-				kept, unranked, how, _ := modelKeepLatest(m, cands, r.KeepLatest)
+				kept, unranked, how, _, roots := modelKeepLatest(m, cands, r.KeepLatest)
+				for root, ranked := range roots {
+					rule := RuleKeepLatest
+					switch {
+					case !ranked && how == RankVersion:
+						rule = RuleNotVersion
+					case !ranked:
+						rule = RuleAgeUnknown
+					}
+					// keep-latest before age-unknown before not-a-version.
+					if old, ok := v.heads[root]; len(m.tagsOf[root]) == 0 && (!ok || rule == RuleKeepLatest || old == RuleNotVersion) {
+						v.heads[root] = rule
+					}
+				}
 				for _, tag := range cands {
 					switch {
 					case kept[tag]:
@@ -243,22 +259,35 @@ func ruleSetSemantics(m *model, pol Policy) (semantics, map[string]ruleWant) {
 				}
 			}
 		}
+		// After the rule's own untagged verdicts, an untagged index
+		// heading an image the rule keeps for its tags stays with it,
+		// whether or not the rule covers untagged manifests.
+		for _, d := range untagged {
+			if _, kept := v.keep[d]; !kept && v.heads[d] != "" {
+				v.keep[d] = v.heads[d]
+			}
+		}
 		views = append(views, v)
 	}
 	decide := func(key string) (ruleWant, bool) { // the decision, and whether the policy deletes
 		w, covered := ruleWant{}, false
 		for _, v := range views {
-			if !v.covers[key] {
-				continue
-			}
-			if !covered {
+			if v.covers[key] {
 				covered, w.index = true, v.index
+				break
 			}
+		}
+		if !covered {
+			return w, false
+		}
+		// The first rule that keeps it, covering it or not (a rule keeps
+		// an untagged index with the image its tags' keep-latest keeps).
+		for _, v := range views {
 			if rule, ok := v.keep[key]; ok {
 				return ruleWant{rule: rule, index: v.index}, false
 			}
 		}
-		return w, covered
+		return w, true
 	}
 	for _, tag := range tags {
 		d := m.g.Tags[tag]
