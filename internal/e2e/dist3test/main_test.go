@@ -44,7 +44,6 @@ const (
 var binary string
 
 func TestMain(m *testing.M) {
-	e2e.TuneGC()
 	os.Exit(buildAndRun(m))
 }
 
@@ -69,7 +68,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build regsweep:", err)
 		return 1
 	}
-	code := m.Run()
+	code := e2e.Main(m, 0)
 	snaps.Clean(m, snaps.CleanOpts{Sort: true})
 	return code
 }

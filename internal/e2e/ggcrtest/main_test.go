@@ -8,6 +8,5 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	e2e.TuneGC()
-	os.Exit(m.Run())
+	os.Exit(e2e.Main(m, 0))
 }

@@ -9,12 +9,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,14 +54,26 @@ func Counting(n *atomic.Int64) func(http.Handler) http.Handler {
 	}
 }
 
-// TuneGC sets the test binary's garbage collector for in-process
-// registries under the race detector: collecting at 4x the live heap
-// instead of 2x cuts the CPU a run spends by about a tenth, and the soft
-// limit collects sooner where a test holds thousands of manifests. Called
-// first in TestMain.
-func TuneGC() {
+// Main runs an end-to-end test binary's tests, from its TestMain. The
+// garbage collector is set for in-process registries under the race
+// detector: collecting at 4x the live heap instead of 2x cuts the CPU a run
+// spends by about a tenth, and the soft limit collects sooner where a test
+// holds thousands of manifests. parallel, if not 0, is how many parallel
+// tests run at once unless -parallel says otherwise (its default is the CPU
+// count, right for tests that wait on the CPU, not for tests that wait on
+// paced requests).
+func Main(m *testing.M, parallel int) int {
 	debug.SetGCPercent(400)
 	debug.SetMemoryLimit(2 << 30)
+	if parallel > 0 {
+		flag.Parse()
+		set := false
+		flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+		if !set {
+			_ = flag.Set("test.parallel", strconv.Itoa(parallel))
+		}
+	}
+	return m.Run()
 }
 
 // Chain applies wrappers outermost first.
