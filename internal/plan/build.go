@@ -175,6 +175,33 @@ func (b *builder) inert(d string) bool {
 	return b.g.Capabilities.TagsOnly && len(b.tagsOf[d]) == 0
 }
 
+// shownAfter says whether the registry still shows kept manifest d once
+// this run is done. On a tags-only registry (Docker Hub) a manifest is
+// seen through a tag that stays on it or a kept index that is itself
+// shown; an unseen one cannot be deleted and is not what a user keeps, so
+// as a referrer it does not hold its subject. Reading the tags after this
+// run's untags, not before, gives the decision the next run will make.
+func (b *builder) shownAfter(d string, del, seen map[string]bool) bool {
+	if !b.g.Capabilities.TagsOnly {
+		return true
+	}
+	if seen[d] { // a cycle in a hostile graph shows nothing
+		return false
+	}
+	seen[d] = true
+	for _, t := range b.tagsOf[d] {
+		if st := b.tags[t]; st.protected || !st.survivor || d == b.lastTagged {
+			return true
+		}
+	}
+	for _, p := range b.parents[d] {
+		if !del[p] && b.shownAfter(p, del, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 // staticBlocks are the reasons a manifest is kept whatever else is deleted.
 func (b *builder) staticBlocks() map[string]verdict {
 	out := map[string]verdict{}
@@ -360,7 +387,7 @@ func (b *builder) dynamicBlock(d string, del map[string]bool) (verdict, bool) {
 	}
 	if b.p.DeleteReferrers {
 		for _, r := range b.referrersOf[d] {
-			if !del[r] && !b.inert(r) {
+			if !del[r] && b.shownAfter(r, del, map[string]bool{}) {
 				return verdict{RuleReferredByKept, fmt.Sprintf("kept referrer %s refers to it; deleting it would leave the referrer dangling", r)}, true
 			}
 		}

@@ -257,6 +257,25 @@ func TestBuildRules(t *testing.T) {
 			want: expect{"m:a": "keep/subject-of-kept-referrer", "t:pr-1": "untag", "m:s": "keep/exclude-tags"},
 		},
 		{
+			// Docker Hub shows a manifest through its tags: once this run
+			// removes pr-2, no tag reaches r (its index has none), so the
+			// next run would not see r and would delete a; this run does.
+			name: "tags-only: a referrer left unreachable by this run's untags does not keep its subject",
+			graph: func() *graph.Graph {
+				return newFx(capsHub).img("a", daysAgo(1), "pr-1").ref("r", "a", "pr-2").index("i", daysAgo(1), []string{"r"}).done()
+			},
+			policy: func(t testing.TB) Policy { return Policy{Include: prs(t), DeleteReferrers: true} },
+			want:   expect{"m:a": "delete/match", "m:r": "keep/child-of-kept-index", "t:pr-2": "untag", "m:i": "keep/cannot-delete"},
+		},
+		{
+			name: "tags-only: an untagged referrer a kept tagged index lists keeps its subject",
+			graph: func() *graph.Graph {
+				return newFx(capsHub).img("a", daysAgo(1), "pr-1").ref("r", "a").index("i", daysAgo(1), []string{"r"}, "latest").done()
+			},
+			policy: func(t testing.TB) Policy { return Policy{Include: prs(t), DeleteReferrers: true} },
+			want:   expect{"m:a": "keep/subject-of-kept-referrer", "t:pr-1": "untag", "m:r": "keep"},
+		},
+		{
 			name: "referrers fallback index goes with its subject",
 			graph: func() *graph.Graph {
 				f := newFx(capsOCI3).img("a", daysAgo(1), "pr-1").ref("r1", "a").ref("r2", "a")

@@ -119,7 +119,7 @@ func planUnits(repo int, p *Plan, b *builder) []unit {
 		}
 	}
 	var out []unit
-	for _, ds := range b.references().Units(sortedKeys(age)) {
+	for _, ds := range hiddenLinks(b, b.references().Units(sortedKeys(age)), age) {
 		u := unit{repo: repo, digests: ds}
 		for _, d := range ds {
 			if c := age[d]; c.After(u.newest) {
@@ -128,6 +128,66 @@ func planUnits(repo int, p *Plan, b *builder) []unit {
 		}
 		out = append(out, u)
 	}
+	return out
+}
+
+// hiddenLinks joins units that a tags-only registry ties through a kept
+// referrer: the plan deletes the referrer's subject because nothing will
+// show the referrer once its indexes are deleted (shownAfter), so
+// deferring one of those indexes, which keeps its tags, must defer the
+// subject too. deleted holds the plan's deleted digests.
+func hiddenLinks[V any](b *builder, units [][]string, deleted map[string]V) [][]string {
+	if !b.g.Capabilities.TagsOnly {
+		return units
+	}
+	of := map[string]int{}
+	for i, u := range units {
+		for _, d := range u {
+			of[d] = i
+		}
+	}
+	joined := false
+	for _, r := range b.digests {
+		s := b.subject[r]
+		si, ok := of[s]
+		if _, gone := deleted[r]; gone || !b.isRef[r] || !ok {
+			continue
+		}
+		seen := map[string]bool{}
+		var up func(d string)
+		up = func(d string) {
+			for _, p := range b.parents[d] {
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				if pi, ok := of[p]; ok {
+					if pi != si {
+						units[si] = append(units[si], units[pi]...)
+						for _, x := range units[pi] {
+							of[x] = si
+						}
+						units[pi] = nil
+						joined = true
+					}
+					continue
+				}
+				up(p)
+			}
+		}
+		up(r)
+	}
+	if !joined {
+		return units
+	}
+	var out [][]string
+	for _, u := range units {
+		if len(u) > 0 {
+			slices.Sort(u)
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, c []string) int { return strings.Compare(a[0], c[0]) })
 	return out
 }
 
@@ -144,11 +204,14 @@ func (p *Plan) deferAll(b *builder, deferred map[string]string, oversize []strin
 			out.Manifests[i].Action, out.Manifests[i].Rule, out.Manifests[i].Reason, out.Manifests[i].Phase = Keep, RuleDeferred, why, 0
 		}
 	}
+	hides := b.untagsThatFreeSubjects(out.Manifests)
 	for i, t := range out.Tags {
 		why, ok := deferred[t.Digest]
 		switch {
 		case ok && t.Action == Delete:
 			out.Tags[i].Action, out.Tags[i].Rule, out.Tags[i].Reason = Keep, RuleDeferred, why
+		case t.Action == Untag && hides[t.Digest]:
+			// Removing it is what lets this batch delete a subject.
 		case t.Action == Untag:
 			// A tag removed alone can be what ranks a deferred image
 			// (keep-latest reads the tags of an index's platform
@@ -161,7 +224,7 @@ func (p *Plan) deferAll(b *builder, deferred map[string]string, oversize []strin
 	}
 	out.setPhases(p.Phases, func(op Op) bool {
 		_, gone := deferred[op.Digest]
-		return !gone && (op.Kind != OpUntag || op.BeforeDelete)
+		return !gone && (op.Kind != OpUntag || op.BeforeDelete || hides[op.Digest])
 	})
 	// The warning about referrers left dangling counts the subjects this
 	// batch deletes, not the plan's.
@@ -182,6 +245,40 @@ func (p *Plan) deferAll(b *builder, deferred map[string]string, oversize []strin
 		out.Warnings = append(out.Warnings, fmt.Sprintf("max-deletions-mode limit: %d image(s) have more manifests than max-deletions (%d) and are never deleted in limit mode; raise max-deletions: %s", len(oversize), max, strings.Join(oversize, ", ")))
 	}
 	return &out
+}
+
+// untagsThatFreeSubjects: on a tags-only registry the plan deletes the
+// subject of a kept referrer when its untags leave the referrer shown by
+// no tag (shownAfter). Those untags, on the referrer and on the kept
+// indexes above it, must go in the batch that deletes the subject, or the
+// registry would show the referrer dangling until the last batch. It
+// returns the digests whose untags must not wait, given the batch's
+// manifest decisions.
+func (b *builder) untagsThatFreeSubjects(ms []ManifestDecision) map[string]bool {
+	out := map[string]bool{}
+	if !b.g.Capabilities.TagsOnly {
+		return out
+	}
+	del := map[string]bool{}
+	for _, m := range ms {
+		del[m.Digest] = m.Action == Delete
+	}
+	var up func(d string)
+	up = func(d string) {
+		if del[d] || out[d] {
+			return
+		}
+		out[d] = true
+		for _, p := range b.parents[d] {
+			up(p)
+		}
+	}
+	for _, r := range b.digests {
+		if b.isRef[r] && del[b.subject[r]] {
+			up(r)
+		}
+	}
+	return out
 }
 
 // DeferredDigests returns the digests of the manifests a limit left for a

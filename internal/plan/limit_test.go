@@ -197,6 +197,29 @@ func TestLimitKeepsTheScheduleHonest(t *testing.T) {
 	}
 }
 
+// TestLimitTagsOnlyHiddenReferrer: on a tags-only registry the plan deletes
+// a's subject only because deleting index i leaves its referrer r shown by
+// no tag; a batch that defers i must defer a too, and a batch that deletes
+// a must remove r's own tag with it, or r would dangle in plain sight.
+func TestLimitTagsOnlyHiddenReferrer(t *testing.T) {
+	pol := Policy{Include: mustMatcher(t, "pr-*"), DeleteReferrers: true}
+	g := newFx(capsHub).img("a", daysAgo(90), "pr-1").ref("r", "a").index("i", daysAgo(5), []string{"r"}, "pr-2").done()
+	orig := Build(g, pol, testNow)
+	if n := orig.Counts().DeletedManifests; n != 2 {
+		t.Fatalf("plan deletes %d manifests, want a and i:\n%s", n, orig)
+	}
+	if got := deletedNames(Limit([]Limited{{orig, g}}, 1)[0], "a", "i"); len(got) != 0 {
+		t.Errorf("max 1 deleted %v, want nothing: a and i go together", got)
+	}
+	g2 := newFx(capsHub).img("a", daysAgo(90), "pr-1").ref("r", "a", "pr-3").index("i", daysAgo(5), []string{"r"}).
+		img("b", daysAgo(1), "pr-4").done()
+	orig2 := Build(g2, pol, testNow)
+	got := Limit([]Limited{{orig2, g2}}, 1)[0]
+	if td, _ := tagByName(got, "pr-3"); !slices.Equal(deletedNames(got, "a", "b"), []string{"a"}) || td.Action != Untag {
+		t.Errorf("max 1: want a deleted and pr-3 removed with it, got\n%s", got)
+	}
+}
+
 // TestLimitProperties: over random repositories, policies and limits, a
 // limited run deletes at most max manifests, keeps every plan sound (the
 // plan's own invariants, graph order included), changes nothing but the
@@ -332,6 +355,36 @@ func checkLimited(t reporter, in []Limited, got []*Plan, max int) {
 				oDel[md.Digest] = md
 			}
 		}
+		// On a tags-only registry a kept referrer shown only through
+		// deleted indexes does not keep its subject: deferring one of those
+		// indexes shows it again, so they go together.
+		hidden := map[string][]string{}
+		if l.Graph.Capabilities.TagsOnly {
+			for r, s := range m.subject {
+				if _, ok := oDel[s]; !ok {
+					continue
+				}
+				if _, ok := oDel[r]; ok {
+					continue
+				}
+				up := slices.Clone(m.parents[r])
+				walked := map[string]bool{}
+				for len(up) > 0 {
+					p := up[0]
+					up = up[1:]
+					if walked[p] {
+						continue
+					}
+					walked[p] = true
+					if _, ok := oDel[p]; ok {
+						hidden[s] = append(hidden[s], p)
+						hidden[p] = append(hidden[p], s)
+						continue
+					}
+					up = append(up, m.parents[p]...)
+				}
+			}
+		}
 		seen := map[string]bool{}
 		for _, d := range slices.Sorted(maps.Keys(oDel)) {
 			if seen[d] {
@@ -350,6 +403,7 @@ func checkLimited(t reporter, in []Limited, got []*Plan, max int) {
 				}
 				next = append(next, m.parents[x]...)
 				next = append(next, m.refsOf[x]...)
+				next = append(next, hidden[x]...)
 				if s, ok := m.subject[x]; ok {
 					next = append(next, s)
 				}

@@ -436,6 +436,27 @@ func checkInvariants(t reporter, g *graph.Graph, pol Policy, p *Plan) {
 	checkPlan(t, m, pol, inputSemantics(m, pol, kl), p)
 }
 
+// shownAfter: after plan p (its tag decisions tagDec, its deletions del),
+// a tags-only registry still shows d through a tag p keeps on it or a kept
+// index it shows.
+func shownAfter(m *model, tagDec map[string]TagDecision, del map[string]bool, d string, seen map[string]bool) bool {
+	if seen[d] {
+		return false
+	}
+	seen[d] = true
+	for _, tag := range m.tagsOf[d] {
+		if tagDec[tag].Action == Keep {
+			return true
+		}
+	}
+	for _, par := range m.parents[d] {
+		if !del[par] && shownAfter(m, tagDec, del, par, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkPlan asserts properties (a)-(e) and the plan's well-formedness
 // against what the policy alone decides (sem).
 func checkPlan(t reporter, m *model, pol Policy, sem semantics, p *Plan) {
@@ -519,10 +540,11 @@ func checkPlan(t reporter, m *model, pol Policy, sem semantics, p *Plan) {
 				t.Errorf("referrer %s deleted but its subject %q is kept", d, s)
 			}
 		}
-		// (c) with delete-referrers, no kept referrer is left dangling.
+		// (c) with delete-referrers, no kept referrer is left dangling
+		// (on a tags-only registry: none the registry still shows).
 		if pol.DeleteReferrers {
 			for _, r := range m.refsOf[d] {
-				if !del[r] && !(caps.TagsOnly && len(m.tagsOf[r]) == 0) {
+				if !del[r] && (!caps.TagsOnly || shownAfter(m, tagDec, del, r, map[string]bool{})) {
 					t.Errorf("(c) %s deleted but kept referrer %s points at it", d, r)
 				}
 			}
